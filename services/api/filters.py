@@ -1,0 +1,99 @@
+"""Query-string filters of the list endpoints (django-filter); a bad value is a 400 naming it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import django_filters
+from django.db.models import Q, QuerySet
+from rest_framework.exceptions import ValidationError
+from rest_framework.filters import OrderingFilter
+
+from services.models import Environment, Runbook, Service, Team
+
+
+class ServiceFilter(django_filters.FilterSet):
+    owner = django_filters.CharFilter(method="filter_owner", help_text="Team slug, username, or user:<username>.")
+    lifecycle = django_filters.CharFilter(field_name="lifecycle", lookup_expr="iexact")
+    type = django_filters.CharFilter(field_name="type", lookup_expr="iexact")
+    tier = django_filters.NumberFilter(field_name="tier")
+    tag = django_filters.CharFilter(method="filter_tag", help_text="Services carrying this tag.")
+    system = django_filters.CharFilter(field_name="system__slug", lookup_expr="iexact")
+    language = django_filters.CharFilter(field_name="language", lookup_expr="iexact")
+    q = django_filters.CharFilter(method="filter_search", help_text="Words found in the slug, name or description.")
+    archived = django_filters.BooleanFilter(field_name="archived", help_text="Default: false (archived are hidden).")
+
+    class Meta:
+        model = Service
+        fields: list[str] = []
+
+    def filter_queryset(self, queryset: QuerySet[Service]) -> QuerySet[Service]:
+        if self.form.cleaned_data.get("archived") is None:
+            queryset = queryset.filter(archived=False)
+        return super().filter_queryset(queryset)
+
+    def filter_owner(self, queryset: QuerySet[Service], name: str, value: str) -> QuerySet[Service]:
+        value = value.strip().lower()
+        kind, _, rest = value.partition(":")
+        if rest and kind == "user":
+            return queryset.filter(owner_user__username__iexact=rest)
+        if rest and kind == "group":
+            return queryset.filter(owner_team__slug=rest.split("/")[-1])
+        return queryset.filter(Q(owner_team__slug=value) | Q(owner_user__username__iexact=value))
+
+    def filter_tag(self, queryset: QuerySet[Service], name: str, value: str) -> QuerySet[Service]:
+        # Tags are a JSON list; matching the quoted tag in its text works on SQLite and PostgreSQL.
+        return queryset.filter(tags__icontains=f'"{value.strip().lower()}"')
+
+    def filter_search(self, queryset: QuerySet[Service], name: str, value: str) -> QuerySet[Service]:
+        for word in value.split()[:8]:
+            queryset = queryset.filter(
+                Q(slug__icontains=word) | Q(name__icontains=word) | Q(description__icontains=word)
+            )
+        return queryset
+
+
+class TeamFilter(django_filters.FilterSet):
+    parent = django_filters.CharFilter(field_name="parent__slug", lookup_expr="iexact")
+    q = django_filters.CharFilter(method="filter_search")
+    declared_by_import = django_filters.BooleanFilter()
+
+    class Meta:
+        model = Team
+        fields: list[str] = []
+
+    def filter_search(self, queryset: QuerySet[Team], name: str, value: str) -> QuerySet[Team]:
+        return queryset.filter(Q(slug__icontains=value) | Q(name__icontains=value))
+
+
+class RunbookFilter(django_filters.FilterSet):
+    service = django_filters.CharFilter(field_name="service__slug", lookup_expr="iexact")
+
+    class Meta:
+        model = Runbook
+        fields: list[str] = []
+
+
+class EnvironmentFilter(django_filters.FilterSet):
+    service = django_filters.CharFilter(field_name="service__slug", lookup_expr="iexact")
+    name = django_filters.CharFilter(field_name="name", lookup_expr="iexact")
+
+    class Meta:
+        model = Environment
+        fields: list[str] = []
+
+
+class StrictOrderingFilter(OrderingFilter):
+    """Ordering that answers 400 naming `ordering` for a field it cannot sort by."""
+
+    def get_ordering(self, request: Any, queryset: QuerySet, view: Any) -> list[str] | None:
+        params = request.query_params.get(self.ordering_param)
+        if params:
+            fields = [param.strip() for param in params.split(",") if param.strip()]
+            allowed = {name for name, _ in self.get_valid_fields(queryset, view, {"request": request})}
+            bad = [f for f in fields if f.lstrip("-") not in allowed]
+            if bad:
+                raise ValidationError({self.ordering_param: [
+                    f"cannot order by {', '.join(bad)}; choose from {', '.join(sorted(allowed))}"
+                ]})
+        return super().get_ordering(request, queryset, view)

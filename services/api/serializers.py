@@ -1,0 +1,295 @@
+"""API representations. Write serializers only parse and validate shapes; rules live in catalog.py."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+from rest_framework.reverse import reverse
+
+from services.catalog import owner_ref, person_name
+from services.markdown import render_markdown
+from services.refs import SLUG_PATTERN
+from services.models import Domain, Environment, Membership, Runbook, Service, ServiceDependency, System, Team
+
+TAG_PATTERN = re.compile(r"^[a-z0-9:+#]+(-[a-z0-9:+#]+)*$")
+MAX_TEXT = 10_000
+
+
+class StrictSerializer(serializers.Serializer):
+    """Refuses fields it does not know, naming them, instead of silently ignoring them."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, dict):
+            unknown = set(data) - set(self.fields)
+            if unknown:
+                raise serializers.ValidationError({name: ["unknown field"] for name in sorted(unknown)})
+        return super().to_internal_value(data)
+
+
+# ---------------------------------------------------------------------------------------------
+# Read shapes.
+
+
+class OwnerDetailSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=["team", "user"])
+    ref = serializers.CharField()
+    name = serializers.CharField()
+
+
+class DependencySerializer(serializers.ModelSerializer):
+    service = serializers.SerializerMethodField(help_text="The slug of the service, once it is in the catalog.")
+    ref = serializers.CharField(source="target_ref")
+
+    class Meta:
+        model = ServiceDependency
+        fields = ["ref", "service"]
+
+    def get_service(self, obj: ServiceDependency) -> str | None:
+        return obj.target.slug if obj.target_id else None
+
+
+class DependentSerializer(serializers.ModelSerializer):
+    service = serializers.CharField(source="service.slug")
+
+    class Meta:
+        model = ServiceDependency
+        fields = ["service"]
+
+
+class ServiceSerializer(serializers.ModelSerializer):
+    url = serializers.SerializerMethodField()
+    owner = serializers.SerializerMethodField(help_text="Team slug, or user:<username> for a person.")
+    owner_detail = serializers.SerializerMethodField()
+    system = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    repository_url = serializers.CharField(read_only=True)
+    depends_on = DependencySerializer(source="dependencies", many=True, read_only=True)
+
+    class Meta:
+        model = Service
+        fields = [
+            "url", "slug", "name", "description", "owner", "owner_detail", "type", "lifecycle", "tier",
+            "language", "system", "repository", "repository_url", "links", "tags", "annotations",
+            "depends_on", "template", "template_version", "archived", "created_at", "updated_at",
+        ]
+
+    def get_url(self, obj: Service) -> str:
+        return reverse("api:service-detail", kwargs={"slug": obj.slug}, request=self.context.get("request"))
+
+    def get_owner(self, obj: Service) -> str:
+        return owner_ref(obj)
+
+    @extend_schema_field(OwnerDetailSerializer)
+    def get_owner_detail(self, obj: Service) -> dict[str, str]:
+        if obj.owner_team_id:
+            return {"kind": "team", "ref": obj.owner_team.slug, "name": obj.owner_team.name}
+        return {"kind": "user", "ref": f"user:{obj.owner_user.get_username()}", "name": person_name(obj.owner_user)}
+
+
+class EnvironmentSerializer(serializers.ModelSerializer):
+    service = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+
+    class Meta:
+        model = Environment
+        fields = ["id", "service", "name", "url", "required_reviewers", "wait_timer", "branch_policy",
+                  "created_at", "updated_at"]
+
+
+class RunbookSummarySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Runbook
+        fields = ["id", "slug", "title", "last_reviewed", "updated_at"]
+
+
+class RunbookSerializer(serializers.ModelSerializer):
+    service = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    html = serializers.SerializerMethodField(help_text="The body rendered from Markdown and sanitized.")
+
+    class Meta:
+        model = Runbook
+        fields = ["id", "service", "slug", "title", "body", "html", "last_reviewed", "created_at", "updated_at"]
+
+    def get_html(self, obj: Runbook) -> str:
+        return render_markdown(obj.body)
+
+
+class ServiceDetailSerializer(ServiceSerializer):
+    environments = EnvironmentSerializer(many=True, read_only=True)
+    runbooks = RunbookSummarySerializer(many=True, read_only=True)
+    dependents = DependentSerializer(many=True, read_only=True)
+
+    class Meta(ServiceSerializer.Meta):
+        fields = [*ServiceSerializer.Meta.fields, "environments", "runbooks", "dependents"]
+
+
+class MemberSerializer(serializers.ModelSerializer):
+    username = serializers.CharField(source="user.username")
+    name = serializers.SerializerMethodField()
+    email = serializers.EmailField(source="user.email")
+
+    class Meta:
+        model = Membership
+        fields = ["username", "name", "email", "role"]
+
+    def get_name(self, obj: Membership) -> str:
+        return person_name(obj.user)
+
+
+class TeamSerializer(serializers.ModelSerializer):
+    url = serializers.SerializerMethodField()
+    parent = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+
+    class Meta:
+        model = Team
+        fields = ["url", "slug", "name", "description", "parent", "email", "chat_channel", "on_call",
+                  "github_team_slug", "team_type", "declared_by_import", "created_at", "updated_at"]
+
+    def get_url(self, obj: Team) -> str:
+        return reverse("api:team-detail", kwargs={"slug": obj.slug}, request=self.context.get("request"))
+
+
+class TeamServiceSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Service
+        fields = ["slug", "name", "type", "lifecycle", "tier", "repository", "archived"]
+
+
+class TeamDetailSerializer(TeamSerializer):
+    members = MemberSerializer(source="memberships", many=True, read_only=True)
+    services = TeamServiceSerializer(many=True, read_only=True)
+    children = serializers.SlugRelatedField(slug_field="slug", many=True, read_only=True)
+
+    class Meta(TeamSerializer.Meta):
+        fields = [*TeamSerializer.Meta.fields, "children", "members", "services"]
+
+
+class SystemSerializer(serializers.ModelSerializer):
+    domain = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    owner = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+
+    class Meta:
+        model = System
+        fields = ["slug", "name", "description", "domain", "owner"]
+
+
+class DomainSerializer(serializers.ModelSerializer):
+    owner = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+
+    class Meta:
+        model = Domain
+        fields = ["slug", "name", "description", "owner"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Write shapes.
+
+
+class LinkSerializer(StrictSerializer):
+    url = serializers.URLField(max_length=2000)
+    title = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    icon = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    type = serializers.CharField(max_length=100, required=False, allow_blank=True)
+
+
+class ServiceWriteSerializer(StrictSerializer):
+    slug = serializers.RegexField(
+        SLUG_PATTERN, max_length=63, help_text="DNS label: lower-case letters, digits, hyphens.",
+        error_messages={"invalid": "use 1-63 lower-case letters, digits and hyphens, starting and ending with a "
+                                   "letter or digit"},
+    )
+    name = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    description = serializers.CharField(max_length=MAX_TEXT, required=False, allow_blank=True)
+    owner = serializers.CharField(max_length=200, help_text="Team slug, group:<slug> or user:<username>.")
+    type = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    lifecycle = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    tier = serializers.IntegerField(min_value=1, max_value=3, required=False, allow_null=True)
+    language = serializers.CharField(max_length=50, required=False, allow_blank=True)
+    system = serializers.CharField(max_length=100, required=False, allow_blank=True, allow_null=True)
+    repository = serializers.CharField(max_length=500, required=False, allow_blank=True, allow_null=True,
+                                       help_text="owner/name, host/owner/name or any URL of the repository.")
+    links = LinkSerializer(many=True, required=False, max_length=100)
+    tags = serializers.ListField(child=serializers.CharField(max_length=63), required=False, max_length=50)
+    annotations = serializers.DictField(child=serializers.CharField(max_length=2000, allow_blank=True),
+                                        required=False)
+    depends_on = serializers.ListField(child=serializers.CharField(max_length=300), required=False,
+                                       max_length=500, help_text="Service slugs or entity references.")
+    archived = serializers.BooleanField(required=False)
+
+    def validate_tags(self, tags: list[str]) -> list[str]:
+        bad = [tag for tag in tags if not TAG_PATTERN.match(tag)]
+        if bad:
+            raise serializers.ValidationError(
+                f"tags are lower-case words joined by hyphens (got {', '.join(repr(t) for t in bad[:3])})"
+            )
+        return list(dict.fromkeys(tags))
+
+    def validate_annotations(self, annotations: dict[str, str]) -> dict[str, str]:
+        if len(annotations) > 100:
+            raise serializers.ValidationError("at most 100 annotations")
+        bad = [key for key in annotations if not key or len(key) > 253]
+        if bad:
+            raise serializers.ValidationError("annotation keys are 1-253 characters")
+        return annotations
+
+
+class ServiceUpdateSerializer(ServiceWriteSerializer):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields.pop("slug")
+        for field in self.fields.values():
+            field.required = False
+
+
+class TeamWriteSerializer(StrictSerializer):
+    slug = serializers.CharField(max_length=63)
+    name = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    description = serializers.CharField(max_length=MAX_TEXT, required=False, allow_blank=True)
+    parent = serializers.CharField(max_length=63, required=False, allow_blank=True, allow_null=True)
+    email = serializers.EmailField(required=False, allow_blank=True)
+    chat_channel = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    on_call = serializers.CharField(max_length=500, required=False, allow_blank=True)
+    github_team_slug = serializers.CharField(max_length=100, required=False, allow_blank=True)
+
+
+class TeamUpdateSerializer(TeamWriteSerializer):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields.pop("slug")
+        for field in self.fields.values():
+            field.required = False
+
+
+class RunbookWriteSerializer(StrictSerializer):
+    service = serializers.CharField(max_length=63)
+    title = serializers.CharField(max_length=200)
+    slug = serializers.SlugField(max_length=100, required=False, allow_blank=True)
+    body = serializers.CharField(max_length=200_000, required=False, allow_blank=True, trim_whitespace=False)
+    last_reviewed = serializers.DateField(required=False, allow_null=True)
+
+
+class RunbookUpdateSerializer(StrictSerializer):
+    title = serializers.CharField(max_length=200, required=False)
+    body = serializers.CharField(max_length=200_000, required=False, allow_blank=True, trim_whitespace=False)
+    last_reviewed = serializers.DateField(required=False, allow_null=True)
+
+
+class EnvironmentWriteSerializer(StrictSerializer):
+    service = serializers.CharField(max_length=63)
+    name = serializers.RegexField(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$", max_length=100,
+                                  error_messages={"invalid": "letters, digits, . _ - (up to 100)"})
+    url = serializers.URLField(max_length=500, required=False, allow_blank=True)
+    required_reviewers = serializers.ListField(child=serializers.CharField(max_length=100), required=False,
+                                               max_length=6)
+    wait_timer = serializers.IntegerField(min_value=0, max_value=43_200, required=False)
+    branch_policy = serializers.CharField(max_length=200, required=False, allow_blank=True)
+
+
+class EnvironmentUpdateSerializer(EnvironmentWriteSerializer):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields.pop("service")
+        for field in self.fields.values():
+            field.required = False

@@ -1,0 +1,315 @@
+"""REST API views: parse, call the service layer, format. No business rules here."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+from django.http import HttpResponse
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import mixins, permissions, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from services import catalog, ownership
+from services.api import serializers as s
+from services.api.filters import EnvironmentFilter, RunbookFilter, ServiceFilter, StrictOrderingFilter, TeamFilter
+from services.errors import InvalidInput, NotFound
+from services.models import Domain, Environment, Runbook, Service, System, Team
+from services.permissions import can_edit_service, can_manage_teams, can_own
+
+FILTERS = [DjangoFilterBackend, StrictOrderingFilter]
+
+
+class ErrorSerializer(s.serializers.Serializer):
+    detail = s.serializers.CharField()
+    errors = s.serializers.DictField(child=s.serializers.ListField(child=s.serializers.CharField()))
+
+
+ERRORS = {400: ErrorSerializer, 403: ErrorSerializer, 404: ErrorSerializer}
+
+
+def _service_for_edit(user: Any, slug: str, *, field: str = "service") -> Service:
+    service = Service.objects.select_related("owner_team", "owner_user").filter(slug=str(slug).lower()).first()
+    if service is None:
+        raise InvalidInput.field(field, f"no service '{slug}'")
+    if not can_edit_service(user, service):
+        raise PermissionDenied(f"Only members of the team that owns '{service.slug}' (or staff) may change it.")
+    return service
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List services", responses={200: s.ServiceSerializer(many=True), 400: ErrorSerializer}),
+    retrieve=extend_schema(summary="One service, with environments, runbooks and dependents",
+                           responses={200: s.ServiceDetailSerializer, 404: ErrorSerializer}),
+    create=extend_schema(summary="Register a service", request=s.ServiceWriteSerializer,
+                         responses={201: s.ServiceDetailSerializer, **ERRORS, 409: ErrorSerializer}),
+    partial_update=extend_schema(summary="Change some fields of a service", request=s.ServiceUpdateSerializer,
+                                 responses={200: s.ServiceDetailSerializer, **ERRORS, 409: ErrorSerializer}),
+    destroy=extend_schema(summary="Delete a service", responses={204: None, **ERRORS}),
+)
+class ServiceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Services in the catalog. Members of the owning team (or the owner, or staff) change them."""
+
+    lookup_field = "slug"
+    lookup_value_regex = r"[^/]+"
+    filter_backends = FILTERS
+    filterset_class = ServiceFilter
+    ordering_fields = ["slug", "name", "tier", "lifecycle", "type", "created_at", "updated_at"]
+    ordering = ["slug"]
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+
+    def get_queryset(self) -> QuerySet[Service]:
+        return catalog.service_list()
+
+    def get_serializer_class(self) -> type:
+        return s.ServiceDetailSerializer if self.action == "retrieve" else s.ServiceSerializer
+
+    def get_object(self) -> Service:
+        return catalog.service_detail(self.kwargs["slug"])
+
+    def _detail(self, slug: str, status_code: int = 200) -> Response:
+        service = catalog.service_detail(slug)
+        return Response(s.ServiceDetailSerializer(service, context=self.get_serializer_context()).data,
+                        status=status_code)
+
+    def create(self, request: Request) -> Response:
+        data = s.ServiceWriteSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = dict(data.validated_data)
+        team, person = catalog.resolve_owner(values["owner"])
+        if not can_own(request.user, team=team, person=person):
+            raise PermissionDenied("You may register services only for teams you belong to (or yourself).")
+        service = catalog.service_create(actor=request.user, **values)
+        return self._detail(service.slug, status.HTTP_201_CREATED)
+
+    def partial_update(self, request: Request, slug: str) -> Response:
+        service = self._editable(slug)
+        data = s.ServiceUpdateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = dict(data.validated_data)
+        if "owner" in values:
+            team, person = catalog.resolve_owner(values["owner"])
+            if not can_own(request.user, team=team, person=person):
+                raise PermissionDenied("You may hand a service only to a team you belong to (or to yourself).")
+        catalog.service_update(actor=request.user, service=service, data=values)
+        return self._detail(service.slug)
+
+    def destroy(self, request: Request, slug: str) -> Response:
+        catalog.service_delete(actor=request.user, service=self._editable(slug))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(summary="Archive a service (kept, hidden from default lists)", request=None,
+                   responses={200: s.ServiceDetailSerializer, **ERRORS})
+    @action(detail=True, methods=["post"])
+    def archive(self, request: Request, slug: str) -> Response:
+        catalog.service_archive(actor=request.user, service=self._editable(slug))
+        return self._detail(slug)
+
+    def _editable(self, slug: str) -> Service:
+        service = Service.objects.select_related("owner_team", "owner_user").filter(slug=slug.lower()).first()
+        if service is None:
+            raise NotFound(f"No service '{slug}'.")
+        if not can_edit_service(self.request.user, service):
+            raise PermissionDenied(f"Only members of the team that owns '{service.slug}' (or staff) may change it.")
+        return service
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List teams"),
+    retrieve=extend_schema(summary="One team with members, children and services",
+                           responses={200: s.TeamDetailSerializer, 404: ErrorSerializer}),
+    create=extend_schema(summary="Create a team (platform admins)", request=s.TeamWriteSerializer,
+                         responses={201: s.TeamDetailSerializer, **ERRORS, 409: ErrorSerializer}),
+    partial_update=extend_schema(summary="Change a team (platform admins)", request=s.TeamUpdateSerializer,
+                                 responses={200: s.TeamDetailSerializer, **ERRORS}),
+)
+class TeamViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Teams: who they are, how to reach them, who is in them and what they own."""
+
+    lookup_field = "slug"
+    lookup_value_regex = r"[^/]+"
+    filter_backends = FILTERS
+    filterset_class = TeamFilter
+    ordering_fields = ["slug", "name", "created_at"]
+    ordering = ["slug"]
+    http_method_names = ["get", "post", "patch", "head", "options"]
+
+    def get_queryset(self) -> QuerySet[Team]:
+        return catalog.team_list()
+
+    def get_serializer_class(self) -> type:
+        return s.TeamDetailSerializer if self.action == "retrieve" else s.TeamSerializer
+
+    def get_object(self) -> Team:
+        return catalog.team_detail(self.kwargs["slug"])
+
+    def _detail(self, slug: str, status_code: int = 200) -> Response:
+        team = catalog.team_detail(slug)
+        return Response(s.TeamDetailSerializer(team, context=self.get_serializer_context()).data, status=status_code)
+
+    def _require_admin(self) -> None:
+        if not can_manage_teams(self.request.user):
+            raise PermissionDenied("Only platform admins (staff) may create or change teams.")
+
+    def create(self, request: Request) -> Response:
+        self._require_admin()
+        data = s.TeamWriteSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        team = catalog.team_create(actor=request.user, **data.validated_data)
+        return self._detail(team.slug, status.HTTP_201_CREATED)
+
+    def partial_update(self, request: Request, slug: str) -> Response:
+        self._require_admin()
+        team = Team.objects.filter(slug=slug.lower()).first()
+        if team is None:
+            raise NotFound(f"No team '{slug}'.")
+        data = s.TeamUpdateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        catalog.team_update(actor=request.user, team=team, data=dict(data.validated_data))
+        return self._detail(team.slug)
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List runbooks (filter by service)"),
+    retrieve=extend_schema(summary="One runbook: Markdown body and sanitized HTML"),
+    create=extend_schema(summary="Add a runbook to a service", request=s.RunbookWriteSerializer,
+                         responses={201: s.RunbookSerializer, **ERRORS, 409: ErrorSerializer}),
+    partial_update=extend_schema(summary="Edit a runbook (keeps a revision)", request=s.RunbookUpdateSerializer,
+                                 responses={200: s.RunbookSerializer, **ERRORS}),
+    destroy=extend_schema(summary="Delete a runbook", responses={204: None, **ERRORS}),
+)
+class RunbookViewSet(viewsets.ModelViewSet):
+    """Runbooks of services, in Markdown; shown as sanitized HTML."""
+
+    serializer_class = s.RunbookSerializer
+    filter_backends = FILTERS
+    filterset_class = RunbookFilter
+    ordering_fields = ["id", "title", "updated_at", "last_reviewed"]
+    ordering = ["id"]
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+
+    def get_queryset(self) -> QuerySet[Runbook]:
+        return Runbook.objects.select_related("service")
+
+    def create(self, request: Request) -> Response:
+        data = s.RunbookWriteSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = dict(data.validated_data)
+        service = _service_for_edit(request.user, values.pop("service"))
+        runbook = catalog.runbook_create(actor=request.user, service=service, **values)
+        return Response(s.RunbookSerializer(runbook).data, status=status.HTTP_201_CREATED)
+
+    def partial_update(self, request: Request, pk: str) -> Response:
+        runbook = self.get_object()
+        _service_for_edit(request.user, runbook.service.slug)
+        data = s.RunbookUpdateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        runbook = catalog.runbook_update(actor=request.user, runbook=runbook, data=dict(data.validated_data))
+        return Response(s.RunbookSerializer(runbook).data)
+
+    def destroy(self, request: Request, pk: str) -> Response:
+        runbook = self.get_object()
+        _service_for_edit(request.user, runbook.service.slug)
+        catalog.runbook_delete(actor=request.user, runbook=runbook)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List environments (filter by service)"),
+    retrieve=extend_schema(summary="One environment and its protection rules"),
+    create=extend_schema(summary="Add an environment to a service", request=s.EnvironmentWriteSerializer,
+                         responses={201: s.EnvironmentSerializer, **ERRORS, 409: ErrorSerializer}),
+    partial_update=extend_schema(summary="Change an environment", request=s.EnvironmentUpdateSerializer,
+                                 responses={200: s.EnvironmentSerializer, **ERRORS}),
+    destroy=extend_schema(summary="Delete an environment", responses={204: None, **ERRORS}),
+)
+class EnvironmentViewSet(viewsets.ModelViewSet):
+    """Deployment environments of services, with protection rules."""
+
+    serializer_class = s.EnvironmentSerializer
+    filter_backends = FILTERS
+    filterset_class = EnvironmentFilter
+    ordering_fields = ["id", "name"]
+    ordering = ["id"]
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+
+    def get_queryset(self) -> QuerySet[Environment]:
+        return Environment.objects.select_related("service")
+
+    def create(self, request: Request) -> Response:
+        data = s.EnvironmentWriteSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = dict(data.validated_data)
+        service = _service_for_edit(request.user, values.pop("service"))
+        environment = catalog.environment_create(actor=request.user, service=service, **values)
+        return Response(s.EnvironmentSerializer(environment).data, status=status.HTTP_201_CREATED)
+
+    def partial_update(self, request: Request, pk: str) -> Response:
+        environment = self.get_object()
+        _service_for_edit(request.user, environment.service.slug)
+        data = s.EnvironmentUpdateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        environment = catalog.environment_update(actor=request.user, environment=environment,
+                                                 data=dict(data.validated_data))
+        return Response(s.EnvironmentSerializer(environment).data)
+
+    def destroy(self, request: Request, pk: str) -> Response:
+        environment = self.get_object()
+        _service_for_edit(request.user, environment.service.slug)
+        catalog.environment_delete(actor=request.user, environment=environment)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+@extend_schema_view(list=extend_schema(summary="List systems"), retrieve=extend_schema(summary="One system"))
+class SystemViewSet(viewsets.ReadOnlyModelViewSet):
+    """Systems: optional groupings of services (Backstage compatibility)."""
+
+    serializer_class = s.SystemSerializer
+    lookup_field = "slug"
+    queryset = System.objects.select_related("domain", "owner")
+    filter_backends = FILTERS
+    ordering_fields = ["slug"]
+    ordering = ["slug"]
+
+
+@extend_schema_view(list=extend_schema(summary="List domains"), retrieve=extend_schema(summary="One domain"))
+class DomainViewSet(viewsets.ReadOnlyModelViewSet):
+    """Domains: business areas grouping systems."""
+
+    serializer_class = s.DomainSerializer
+    lookup_field = "slug"
+    queryset = Domain.objects.select_related("owner")
+    filter_backends = FILTERS
+    ordering_fields = ["slug"]
+    ordering = ["slug"]
+
+
+class OwnershipView(APIView):
+    """Who owns a service, a repository, what a person or a team owns."""
+
+    permission_classes = [permissions.IsAuthenticated]
+
+    @extend_schema(
+        summary="Who owns this?",
+        description=(
+            "Give exactly one of `service` (slug), `repo` (owner/name, or any https/ssh/git URL of it), "
+            "`user` (username) or `team` (slug). Answers the owner team with members, contacts, on-call and "
+            "escalation chain (parent teams); for a person-owned service, the person and their teams."
+        ),
+        parameters=[
+            OpenApiParameter("service", OpenApiTypes.STR, description="Service slug."),
+            OpenApiParameter("repo", OpenApiTypes.STR, description="Repository: owner/name or any URL of it."),
+            OpenApiParameter("user", OpenApiTypes.STR, description="Username."),
+            OpenApiParameter("team", OpenApiTypes.STR, description="Team slug."),
+        ],
+        responses={200: OpenApiTypes.OBJECT, 400: ErrorSerializer, 404: ErrorSerializer},
+    )
+    def get(self, request: Request) -> HttpResponse:
+        kind, value = ownership.ownership_query(request.query_params)
+        return HttpResponse(ownership.ownership_answer_json(kind, value), content_type="application/json")
