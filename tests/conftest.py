@@ -1,0 +1,75 @@
+"""Shared fixtures: API clients for a staff user, a team member and a plain viewer."""
+
+from __future__ import annotations
+
+import pytest
+from rest_framework.test import APIClient
+
+from services.models import Membership
+from tests.factories import MembershipFactory, ServiceFactory, TeamFactory, TokenFactory, UserFactory
+
+
+@pytest.fixture(autouse=True)
+def _fresh_caches():
+    """Each test starts with empty caches (answers are cached per catalog generation)."""
+    from django.core.cache import caches
+
+    for alias in ("default", "responses"):
+        caches[alias].clear()
+    yield
+
+
+def _client_for(user) -> APIClient:
+    client = APIClient()
+    token = TokenFactory(user=user)
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    client.user = user
+    client.token = token.key
+    return client
+
+
+@pytest.fixture
+def team(db):
+    return TeamFactory(slug="payments", name="Payments")
+
+
+@pytest.fixture
+def member(db, team):
+    user = UserFactory(username="mia")
+    MembershipFactory(user=user, team=team, role=Membership.Role.MEMBER)
+    return user
+
+
+@pytest.fixture
+def viewer(db):
+    return UserFactory(username="vic")
+
+
+@pytest.fixture
+def staff(db):
+    return UserFactory(username="sam", is_staff=True)
+
+
+@pytest.fixture
+def member_client(member) -> APIClient:
+    return _client_for(member)
+
+
+@pytest.fixture
+def viewer_client(viewer) -> APIClient:
+    return _client_for(viewer)
+
+
+@pytest.fixture
+def staff_client(staff) -> APIClient:
+    return _client_for(staff)
+
+
+@pytest.fixture
+def anon_client() -> APIClient:
+    return APIClient()
+
+
+@pytest.fixture
+def service(db, team):
+    return ServiceFactory(slug="ledger", owner_team=team, repository="github.com/acme/ledger")

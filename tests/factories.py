@@ -1,0 +1,75 @@
+"""factory_boy factories for the catalog models."""
+
+from __future__ import annotations
+
+import factory
+from django.contrib.auth import get_user_model
+from rest_framework.authtoken.models import Token
+
+from services.models import Environment, Membership, Runbook, Service, Team
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = get_user_model()
+        django_get_or_create = ("username",)
+
+    username = factory.Sequence(lambda n: f"person-{n}")
+    email = factory.LazyAttribute(lambda o: f"{o.username}@example.org")
+
+
+class TokenFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Token
+
+    user = factory.SubFactory(UserFactory)
+
+
+class TeamFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Team
+
+    slug = factory.Sequence(lambda n: f"team-{n}")
+    name = factory.LazyAttribute(lambda o: o.slug.replace("-", " ").title())
+    email = factory.LazyAttribute(lambda o: f"{o.slug}@example.org")
+    chat_channel = factory.LazyAttribute(lambda o: f"#{o.slug}")
+    on_call = factory.LazyAttribute(lambda o: f"https://oncall.example.org/{o.slug}")
+
+
+class MembershipFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Membership
+
+    user = factory.SubFactory(UserFactory)
+    team = factory.SubFactory(TeamFactory)
+    role = Membership.Role.MEMBER
+
+
+class ServiceFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Service
+
+    slug = factory.Sequence(lambda n: f"service-{n}")
+    name = factory.LazyAttribute(lambda o: o.slug.replace("-", " ").title())
+    description = factory.LazyAttribute(lambda o: f"The {o.slug} service")
+    owner_team = factory.SubFactory(TeamFactory)
+    repository = factory.LazyAttribute(lambda o: f"github.com/acme/{o.slug}")
+    tags = factory.LazyFunction(lambda: ["python"])
+
+
+class RunbookFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Runbook
+
+    service = factory.SubFactory(ServiceFactory)
+    slug = factory.Sequence(lambda n: f"runbook-{n}")
+    title = "Restart the service"
+    body = "# Restart\n\nRun `kubectl rollout restart`."
+
+
+class EnvironmentFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Environment
+
+    service = factory.SubFactory(ServiceFactory)
+    name = factory.Sequence(lambda n: f"env-{n}")
