@@ -73,7 +73,7 @@ def team_detail(slug: str) -> Team:
     """One team with members, children and services."""
     queryset = team_list().prefetch_related(
         Prefetch("memberships", queryset=Membership.objects.select_related("user", "user__profile")
-                 .order_by("-role", "user__username")),
+                 .order_by("role", "user__username")),
         Prefetch("services", queryset=Service.objects.order_by("slug")),
         Prefetch("children", queryset=Team.objects.order_by("slug")),
     )

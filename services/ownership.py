@@ -11,6 +11,7 @@ import hashlib
 from typing import Any
 
 import orjson
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.db.models import Prefetch, Q
@@ -27,7 +28,7 @@ LOOKUP_KINDS = ("service", "repo", "user", "team")
 MAX_ESCALATION_DEPTH = 20
 _MEMBERS = Prefetch(
     "memberships",
-    queryset=Membership.objects.select_related("user", "user__profile").order_by("-role", "user__username"),
+    queryset=Membership.objects.select_related("user", "user__profile").order_by("role", "user__username"),
 )
 
 
@@ -187,5 +188,5 @@ def ownership_answer_json(kind: str, value: str) -> bytes:
     if cached is not None:
         return cached
     body = orjson.dumps(ownership_answer(kind, value))
-    cache.set(key, body, timeout=3600)
+    cache.set(key, body, timeout=settings.SLIPWAY_RESPONSE_CACHE_SECONDS)
     return body

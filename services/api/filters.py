@@ -21,16 +21,22 @@ class ServiceFilter(django_filters.FilterSet):
     system = django_filters.CharFilter(field_name="system__slug", lookup_expr="iexact")
     language = django_filters.CharFilter(field_name="language", lookup_expr="iexact")
     q = django_filters.CharFilter(method="filter_search", help_text="Words found in the slug, name or description.")
-    archived = django_filters.BooleanFilter(field_name="archived", help_text="Default: false (archived are hidden).")
+    archived = django_filters.ChoiceFilter(
+        choices=[("true", "true"), ("false", "false")], method="filter_archived",
+        help_text="true: only archived services; default false (archived are hidden).",
+    )
 
     class Meta:
         model = Service
         fields: list[str] = []
 
     def filter_queryset(self, queryset: QuerySet[Service]) -> QuerySet[Service]:
-        if self.form.cleaned_data.get("archived") is None:
+        if not self.form.cleaned_data.get("archived"):
             queryset = queryset.filter(archived=False)
         return super().filter_queryset(queryset)
+
+    def filter_archived(self, queryset: QuerySet[Service], name: str, value: str) -> QuerySet[Service]:
+        return queryset.filter(archived=value == "true")
 
     def filter_owner(self, queryset: QuerySet[Service], name: str, value: str) -> QuerySet[Service]:
         value = value.strip().lower()

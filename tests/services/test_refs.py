@@ -1,0 +1,73 @@
+"""Entity references and repository keys."""
+
+from __future__ import annotations
+
+import pytest
+
+from services.errors import InvalidInput
+from services.refs import EntityRef, normalize_repository, parse_entity_ref
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "acme/ledger",
+        "Acme/Ledger",
+        "github.com/acme/ledger",
+        "https://github.com/acme/ledger",
+        "https://github.com/Acme/Ledger.git",
+        "https://github.com/acme/ledger/",
+        "https://www.github.com/acme/ledger/tree/main/src/app.py",
+        "https://github.com/acme/ledger/blob/main/README.md",
+        "https://github.com/acme/ledger/pulls",
+        "http://github.com/acme/ledger",
+        "git@github.com:acme/ledger.git",
+        "git@github.com:Acme/Ledger",
+        "ssh://git@github.com/acme/ledger.git",
+        "git://github.com/acme/ledger.git",
+        "  https://github.com/acme/ledger.git  ",
+    ],
+)
+def test_every_form_of_a_repository_normalizes_to_one_key(text):
+    assert normalize_repository(text) == "github.com/acme/ledger"
+
+
+def test_other_hosts_keep_nested_groups():
+    assert normalize_repository("https://gitlab.example.org/group/sub/app.git") == "gitlab.example.org/group/sub/app"
+    assert normalize_repository("https://gitlab.example.org/group/sub/app/-/tree/main") == "gitlab.example.org/group/sub/app"
+
+
+@pytest.mark.parametrize(
+    "text", ["", "   ", "ledger", "https://github.com/acme", "javascript:alert(1)", "file:///etc/passwd",
+             "https://github.com/acme/../etc", "acme/led ger", "x" * 600],
+)
+def test_bad_repository_references_are_refused_naming_the_field(text):
+    with pytest.raises(InvalidInput) as caught:
+        normalize_repository(text, field="repo")
+    assert "repo" in caught.value.errors
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("team-x", EntityRef("group", "default", "team-x")),
+        ("group:team-x", EntityRef("group", "default", "team-x")),
+        ("group:default/team-x", EntityRef("group", "default", "team-x")),
+        ("Group:Default/Team-X", EntityRef("group", "default", "team-x")),
+        ("user:jane", EntityRef("user", "default", "jane")),
+        ("user:ops/jane.doe", EntityRef("user", "ops", "jane.doe")),
+    ],
+)
+def test_entity_references_parse_in_every_form_case_insensitively(text, expected):
+    assert parse_entity_ref(text, default_kind="group") == expected
+
+
+def test_a_reference_without_kind_and_no_default_is_refused():
+    with pytest.raises(InvalidInput, match="no kind"):
+        parse_entity_ref("payments", field="depends_on")
+
+
+@pytest.mark.parametrize("text", ["", "group:", "group:bad name", "user:-x", "group:a/b/c d"])
+def test_malformed_references_are_refused(text):
+    with pytest.raises(InvalidInput):
+        parse_entity_ref(text, default_kind="group")
