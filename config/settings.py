@@ -63,6 +63,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "services.middleware.RejectNulMiddleware",
     "services.middleware.FastApiMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "services.middleware.AuditContextMiddleware",

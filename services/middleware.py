@@ -15,9 +15,11 @@ from collections.abc import Callable
 
 from django.conf import settings
 from django.core.cache import caches
+from django.db import connection
 from django.http import HttpRequest, HttpResponse
 
-from services.audit import audit_source, current_generation
+from services.audit import audit_source
+from services.models import CatalogGeneration
 
 CACHED_PREFIXES = tuple(
     f"/api/v1/{name}/" for name in ("services", "teams", "ownership", "systems", "domains", "runbooks", "environments")
@@ -29,6 +31,29 @@ _REQUEST_ID = re.compile(r"^[\w.-]{1,64}$")
 
 def _digest(text: str) -> str:
     return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+
+
+_generation_sql = ""
+
+
+def catalog_generation() -> int:
+    """services.audit.current_generation() in raw SQL: the same one primary-key read, without the
+    ORM's query building, which cost more than the query itself on every cached read (profiled).
+
+    It is read from the database on every request, never kept in the process: a write made through
+    any process is seen by the next request.
+    """
+    global _generation_sql
+    if not _generation_sql:
+        _generation_sql = "SELECT {} FROM {} WHERE {} = 1".format(
+            connection.ops.quote_name("value"),
+            connection.ops.quote_name(CatalogGeneration._meta.db_table),
+            connection.ops.quote_name(CatalogGeneration._meta.pk.column),
+        )
+    with connection.cursor() as cursor:
+        cursor.execute(_generation_sql)
+        row = cursor.fetchone()
+    return (row[0] if row else 0) or 0
 
 
 class AuditContextMiddleware:
@@ -62,7 +87,7 @@ class FastApiMiddleware:
         match = _TOKEN.match(request.META.get("HTTP_AUTHORIZATION", ""))
         if match is None or "text/html" in request.META.get("HTTP_ACCEPT", "") or "format" in request.GET:
             return self.get_response(request)
-        generation = current_generation()
+        generation = catalog_generation()
         if not self._token_valid(match.group(1), generation):
             return self.get_response(request)  # DRF answers 401 with its usual message
         key = f"r:{generation}:{_digest(request.get_host() + request.get_full_path())}"
@@ -99,3 +124,25 @@ class FastApiMiddleware:
         response["Referrer-Policy"] = "same-origin"
         response["X-Slipway-Cache"] = "hit"
         return response
+
+
+class RejectNulMiddleware:
+    """A NUL character in the path or query string is a 400, not a database error (PostgreSQL
+    refuses NUL in text): no value from a request reaches a query unchecked."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if "\x00" in request.path or "%00" in request.META.get("QUERY_STRING", "") or any(
+            "\x00" in key or any("\x00" in value for value in values) for key, values in request.GET.lists()
+        ):
+            from django.http import JsonResponse
+
+            fields = sorted({key for key, values in request.GET.lists() if "\x00" in key + "".join(values)})
+            return JsonResponse(
+                {"detail": "Request contains a NUL character.", "errors": {f: ["contains a NUL character"] for f in fields}
+                 or {"path": ["contains a NUL character"]}},
+                status=400,
+            )
+        return self.get_response(request)

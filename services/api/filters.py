@@ -16,7 +16,8 @@ class ServiceFilter(django_filters.FilterSet):
     owner = django_filters.CharFilter(method="filter_owner", help_text="Team slug, username, or user:<username>.")
     lifecycle = django_filters.CharFilter(field_name="lifecycle", lookup_expr="iexact")
     type = django_filters.CharFilter(field_name="type", lookup_expr="iexact")
-    tier = django_filters.NumberFilter(field_name="tier")
+    tier = django_filters.TypedChoiceFilter(field_name="tier", choices=[(str(n), str(n)) for n in (1, 2, 3)],
+                                            coerce=int)
     tag = django_filters.CharFilter(method="filter_tag", help_text="Services carrying this tag.")
     system = django_filters.CharFilter(field_name="system__slug", lookup_expr="iexact")
     language = django_filters.CharFilter(field_name="language", lookup_expr="iexact")

@@ -229,9 +229,9 @@ class ServiceWriteSerializer(StrictSerializer):
     def validate_annotations(self, annotations: dict[str, str]) -> dict[str, str]:
         if len(annotations) > 100:
             raise serializers.ValidationError("at most 100 annotations")
-        bad = [key for key in annotations if not key or len(key) > 253]
+        bad = [key for key in annotations if not key or len(key) > 253 or not key.isprintable()]
         if bad:
-            raise serializers.ValidationError("annotation keys are 1-253 characters")
+            raise serializers.ValidationError("annotation keys are 1-253 printable characters")
         return annotations
 
 

@@ -188,6 +188,7 @@ class RunbookViewSet(viewsets.ModelViewSet):
     """Runbooks of services, in Markdown; shown as sanitized HTML."""
 
     serializer_class = s.RunbookSerializer
+    lookup_value_regex = r"[0-9]{1,18}"
     filter_backends = FILTERS
     filterset_class = RunbookFilter
     ordering_fields = ["id", "title", "updated_at", "last_reviewed"]
@@ -233,6 +234,7 @@ class EnvironmentViewSet(viewsets.ModelViewSet):
     """Deployment environments of services, with protection rules."""
 
     serializer_class = s.EnvironmentSerializer
+    lookup_value_regex = r"[0-9]{1,18}"
     filter_backends = FILTERS
     filterset_class = EnvironmentFilter
     ordering_fields = ["id", "name"]
