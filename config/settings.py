@@ -181,7 +181,12 @@ elif CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "worker-heartbeat": {"task": "slipway.worker_heartbeat", "schedule": 30.0},
+    "sweep-runs": {"task": "slipway.sweep_runs", "schedule": env.float("SLIPWAY_SWEEP_SECONDS", default=15.0)},
 }
+# Publishing must not hang a web request when the broker is down: the run is already saved and
+# the sweeper queues it once the broker is back.
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.5, "interval_max": 1}
+CELERY_BROKER_CONNECTION_TIMEOUT = 3
 
 # REST framework.
 REST_FRAMEWORK = {
@@ -213,7 +218,23 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "RunStateEnum": "services.models.ProvisioningRun.State",
+        "StepStateEnum": "services.models.RunStep.State",
+    },
 }
+
+# Provisioning runs (the scaffolder).
+SLIPWAY_RUN_LEASE_SECONDS = env.int("SLIPWAY_RUN_LEASE_SECONDS", default=300)
+SLIPWAY_STEP_MAX_ATTEMPTS = env.int("SLIPWAY_STEP_MAX_ATTEMPTS", default=8)
+SLIPWAY_RETRY_BASE_SECONDS = env.float("SLIPWAY_RETRY_BASE_SECONDS", default=2.0)
+SLIPWAY_RETRY_MAX_SECONDS = env.float("SLIPWAY_RETRY_MAX_SECONDS", default=300.0)
+SLIPWAY_SWEEP_SECONDS = env.float("SLIPWAY_SWEEP_SECONDS", default=15.0)
+# Pause before each step: for demos and for tests that must catch a run mid-way. 0 in production.
+SLIPWAY_STEP_DELAY_SECONDS = env.float("SLIPWAY_STEP_DELAY_SECONDS", default=0.0)
+
+# Where golden-path templates live (cookiecutter templates, one folder each).
+SLIPWAY_SCAFFOLDS_DIR = Path(env.str("SLIPWAY_SCAFFOLDS_DIR", default=str(BASE_DIR / "scaffolds")))
 
 # Repository hosts (used by the scaffolder).
 SLIPWAY_REPO_HOST = env.str("SLIPWAY_REPO_HOST", default="local")
@@ -223,7 +244,9 @@ SLIPWAY_GITHUB_TOKEN = secret("SLIPWAY_GITHUB_TOKEN")
 SLIPWAY_GITHUB_APP_ID = env.str("SLIPWAY_GITHUB_APP_ID", default="")
 SLIPWAY_GITHUB_APP_PRIVATE_KEY = secret("SLIPWAY_GITHUB_APP_PRIVATE_KEY")
 SLIPWAY_GITHUB_INSTALLATION_ID = env.str("SLIPWAY_GITHUB_INSTALLATION_ID", default="")
-SLIPWAY_REPOSITORY_DIR = DATA_DIR / "repositories"
+SLIPWAY_REPOSITORY_DIR = Path(env.str("SLIPWAY_REPOSITORY_DIR", default=str(DATA_DIR / "repositories")))
+# The owner (organisation) under which the local host keeps repositories.
+SLIPWAY_LOCAL_OWNER = env.str("SLIPWAY_LOCAL_OWNER", default="slipway")
 # The host assumed for a bare `owner/name` repository reference.
 SLIPWAY_DEFAULT_GIT_HOST = env.str("SLIPWAY_DEFAULT_GIT_HOST", default="github.com").lower()
 

@@ -20,7 +20,9 @@ class AuditContext:
     request_id: str = ""
 
 
-_context: contextvars.ContextVar[AuditContext] = contextvars.ContextVar("audit_context", default=AuditContext())
+_context: contextvars.ContextVar[AuditContext] = contextvars.ContextVar(
+    "audit_context", default=AuditContext()  # noqa: B039 - a frozen dataclass
+)
 
 
 @contextlib.contextmanager

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
@@ -274,3 +276,90 @@ class Heartbeat(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} @ {self.seen_at:%Y-%m-%d %H:%M:%S}"
+
+
+class ProvisioningRun(models.Model):
+    """One request to create a service from a golden-path template, advanced step by step by workers."""
+
+    class State(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    ACTIVE_STATES = (State.QUEUED, State.RUNNING)
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    template = models.CharField(max_length=100)
+    template_version = models.CharField(max_length=64)
+    inputs = models.JSONField(default=dict)
+    owner = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="runs")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="runs"
+    )
+    idempotency_key = models.CharField(max_length=200, blank=True)
+    request_hash = models.CharField(max_length=64, blank=True)
+    service_slug = models.SlugField(max_length=63, help_text="The service (and repository) this run creates.")
+    host = models.CharField(max_length=20, help_text="Repository host: local or github.")
+    repository = models.CharField(max_length=300, blank=True, help_text="host/owner/name once created.")
+    web_url = models.CharField(max_length=500, blank=True)
+    clone_url = models.CharField(max_length=500, blank=True)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.QUEUED, db_index=True)
+    cancel_requested = models.BooleanField(default=False)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    not_before = models.DateTimeField(null=True, blank=True, help_text="Waiting (rate limit, backoff) until then.")
+    api_calls = models.PositiveIntegerField(default=0, help_text="Calls made to the repository host's API.")
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["requested_by", "idempotency_key"], condition=~Q(idempotency_key=""),
+                name="run_unique_idempotency_key",
+            ),
+            # Two live runs can never race to create the same service.
+            models.UniqueConstraint(
+                fields=["service_slug"], condition=Q(state__in=["queued", "running"]),
+                name="run_unique_active_service",
+            ),
+        ]
+        indexes = [models.Index(fields=["state", "lease_expires_at"], name="run_state_lease_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.template} → {self.service_slug} ({self.state})"
+
+
+class RunStep(models.Model):
+    """One action of a run, with its state, attempts, output and log."""
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Pending"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    run = models.ForeignKey(ProvisioningRun, on_delete=models.CASCADE, related_name="steps")
+    position = models.PositiveSmallIntegerField()
+    action = models.CharField(max_length=50)
+    params = models.JSONField(default=dict, blank=True)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    output = models.JSONField(default=dict, blank=True)
+    log = models.TextField(blank=True)
+    error = models.TextField(blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["run", "position"]
+        constraints = [models.UniqueConstraint(fields=["run", "position"], name="step_unique_position")]
+
+    def __str__(self) -> str:
+        return f"{self.run_id}#{self.position} {self.action} ({self.state})"

@@ -14,10 +14,9 @@ import orjson
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
-from django.db.models import Prefetch, Q
+from django.db.models import Q
 
 from services.audit import current_generation
-from services.catalog import person_name
 from services.errors import InvalidInput, NotFound
 from services.models import Membership, Service, Team
 from services.refs import normalize_repository
@@ -26,128 +25,137 @@ User = get_user_model()
 
 LOOKUP_KINDS = ("service", "repo", "user", "team")
 MAX_ESCALATION_DEPTH = 20
-_MEMBERS = Prefetch(
-    "memberships",
-    queryset=Membership.objects.select_related("user", "user__profile").order_by("role", "user__username"),
-)
+
+# Answers are built from value rows, not model instances: building and filling models (and the
+# joins of a prefetch) cost several times more than the queries themselves (bench/README.md).
+_CONTACT_FIELDS = ("slug", "name", "email", "chat_channel", "on_call", "github_team_slug", "declared_by_import")
+_TEAM_FIELDS = ("id", "parent", *_CONTACT_FIELDS)
+_SUMMARY_FIELDS = ("slug", "name", "description", "type", "lifecycle", "tier", "repository", "archived")
+# A person's name as services.catalog.person_name() gives it: the profile's display name, else the
+# full name, else the username.
+_PERSON_FIELDS = ("username", "email", "first_name", "last_name", "profile__display_name")
 
 
-def _person(user: Any) -> dict[str, Any]:
-    return {"username": user.get_username(), "name": person_name(user), "email": user.email}
+def _one(queryset: Any) -> Any:
+    """The row of a lookup by a unique key, or None (no ORDER BY: there is at most one)."""
+    rows = list(queryset.order_by()[:1])
+    return rows[0] if rows else None
 
 
-def _team_contact(team: Team) -> dict[str, Any]:
-    return {
-        "slug": team.slug,
-        "name": team.name,
-        "email": team.email,
-        "chat_channel": team.chat_channel,
-        "on_call": team.on_call,
-        "github_team_slug": team.github_team_slug,
-        "declared_by_import": team.declared_by_import,
-    }
+def _person(username: str, email: str, first_name: str, last_name: str, display_name: str | None) -> dict[str, Any]:
+    name = display_name or f"{first_name} {last_name}".strip() or username
+    return {"username": username, "name": name, "email": email}
 
 
-def _team_with_members(team: Team) -> dict[str, Any]:
-    return {
-        **_team_contact(team),
-        "members": [{**_person(m.user), "role": m.role} for m in team.memberships.all()],
-    }
+def _team_contact(row: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    return {field: row[prefix + field] for field in _CONTACT_FIELDS}
 
 
-def _escalation(team: Team) -> list[dict[str, Any]]:
+def _members(team_id: int) -> list[dict[str, Any]]:
+    rows = (
+        Membership.objects.filter(team_id=team_id)
+        .order_by("role", "user__username")
+        .values_list(*(f"user__{field}" for field in _PERSON_FIELDS), "role")
+    )
+    return [{**_person(*row[:-1]), "role": row[-1]} for row in rows]
+
+
+def _escalation(team_id: int, parent_id: int | None) -> list[dict[str, Any]]:
     """The chain of parent teams, nearest first (each one query; chains are short)."""
     chain: list[dict[str, Any]] = []
-    seen = {team.pk}
-    parent_id = team.parent_id
+    seen = {team_id}
     while parent_id and parent_id not in seen and len(chain) < MAX_ESCALATION_DEPTH:
-        parent = Team.objects.filter(pk=parent_id).first()
+        parent = _one(Team.objects.filter(pk=parent_id).values(*_TEAM_FIELDS))
         if parent is None:
             break
         chain.append(_team_contact(parent))
-        seen.add(parent.pk)
-        parent_id = parent.parent_id
+        seen.add(parent_id)
+        parent_id = parent["parent"]
     return chain
 
 
-def _service_summary(service: Service) -> dict[str, Any]:
-    return {
-        "slug": service.slug,
-        "name": service.name,
-        "description": service.description,
-        "type": service.type,
-        "lifecycle": service.lifecycle,
-        "tier": service.tier,
-        "repository": service.repository,
-        "repository_url": service.repository_url,
-        "archived": service.archived,
-    }
+def _service_summary(row: dict[str, Any]) -> dict[str, Any]:
+    summary = {field: row[field] for field in _SUMMARY_FIELDS}
+    summary["repository_url"] = f"https://{row['repository']}" if row["repository"] else ""
+    summary["archived"] = summary.pop("archived")  # keep the documented key order
+    return summary
 
 
-def _service_answer(service: Service) -> dict[str, Any]:
-    answer: dict[str, Any] = {"service": _service_summary(service)}
-    if service.owner_team_id:
-        team = Team.objects.prefetch_related(_MEMBERS).get(pk=service.owner_team_id)
-        answer["owner"] = {"kind": "team", "ref": f"group:{team.slug}"}
-        answer["team"] = _team_with_members(team)
-        answer["escalation"] = _escalation(team)
+def _service_row(**lookup: str) -> dict[str, Any] | None:
+    """One service's summary fields with its owner team's, in one query."""
+    fields = (*_SUMMARY_FIELDS, "owner_team", "owner_user", *(f"owner_team__{f}" for f in _TEAM_FIELDS[1:]))
+    return _one(Service.objects.filter(**lookup).values(*fields))
+
+
+def _service_answer(row: dict[str, Any]) -> dict[str, Any]:
+    answer: dict[str, Any] = {"service": _service_summary(row)}
+    team_id = row["owner_team"]
+    if team_id:
+        answer["owner"] = {"kind": "team", "ref": f"group:{row['owner_team__slug']}"}
+        answer["team"] = {**_team_contact(row, "owner_team__"), "members": _members(team_id)}
+        answer["escalation"] = _escalation(team_id, row["owner_team__parent"])
     else:
-        user = User.objects.select_related("profile").get(pk=service.owner_user_id)
-        teams = Team.objects.filter(memberships__user=user).order_by("slug")
-        answer["owner"] = {"kind": "user", "ref": f"user:{user.get_username()}"}
-        answer["person"] = _person(user)
-        answer["person_teams"] = [_team_contact(team) for team in teams]
-        answer["escalation"] = [_team_contact(team) for team in teams]
+        person = User.objects.filter(pk=row["owner_user"]).values_list(*_PERSON_FIELDS).get()
+        teams = [_team_contact(t) for t in
+                 Team.objects.filter(memberships__user_id=row["owner_user"]).order_by("slug").values(*_CONTACT_FIELDS)]
+        answer["owner"] = {"kind": "user", "ref": f"user:{person[0]}"}
+        answer["person"] = _person(*person)
+        answer["person_teams"] = teams
+        answer["escalation"] = [dict(team) for team in teams]
     return answer
 
 
 def _by_service(slug: str) -> dict[str, Any]:
-    service = Service.objects.filter(slug=slug.lower()).first()
-    if service is None:
+    row = _service_row(slug=slug.lower())
+    if row is None:
         raise NotFound(f"No service '{slug}' in the catalog.", {"service": [f"no service '{slug}'"]})
-    return {"query": {"service": slug}, **_service_answer(service)}
+    return {"query": {"service": slug}, **_service_answer(row)}
 
 
 def _by_repo(reference: str) -> dict[str, Any]:
     key = normalize_repository(reference, field="repo")
-    service = Service.objects.filter(repository=key).first()
-    if service is None:
+    row = _service_row(repository=key)
+    if row is None:
         raise NotFound(f"No service in the catalog has repository '{key}'.", {"repo": [f"no service has '{key}'"]})
-    return {"query": {"repo": key}, **_service_answer(service)}
+    return {"query": {"repo": key}, **_service_answer(row)}
 
 
 def _owned_services(q: Q) -> list[dict[str, Any]]:
-    return [_service_summary(s) for s in Service.objects.filter(q).order_by("slug")]
+    return [_service_summary(row) for row in Service.objects.filter(q).order_by("slug").values(*_SUMMARY_FIELDS)]
 
 
 def _by_user(username: str) -> dict[str, Any]:
-    user = User.objects.select_related("profile").filter(username__iexact=username).first()
-    if user is None:
+    person = User.objects.filter(username__iexact=username).order_by("pk").values_list("pk", *_PERSON_FIELDS).first()
+    if person is None:
         raise NotFound(f"No person '{username}' in the catalog.", {"user": [f"no person '{username}'"]})
-    memberships = list(Membership.objects.filter(user=user).select_related("team").order_by("team__slug"))
-    team_ids = [m.team_id for m in memberships]
-    services = [
-        {**summary, "owned_via": "person"} for summary in _owned_services(Q(owner_user=user))
-    ]
-    via_team = Service.objects.filter(owner_team_id__in=team_ids).select_related("owner_team").order_by("slug")
-    services += [{**_service_summary(s), "owned_via": f"team:{s.owner_team.slug}"} for s in via_team]
+    user_id = person[0]
+    memberships = list(
+        Membership.objects.filter(user_id=user_id).order_by("team__slug")
+        .values("role", "team_id", *(f"team__{field}" for field in _CONTACT_FIELDS))
+    )
+    services = [{**summary, "owned_via": "person"} for summary in _owned_services(Q(owner_user_id=user_id))]
+    via_team = (
+        Service.objects.filter(owner_team_id__in=[m["team_id"] for m in memberships])
+        .order_by("slug").values(*_SUMMARY_FIELDS, "owner_team__slug")
+    )
+    services += [{**_service_summary(row), "owned_via": f"team:{row['owner_team__slug']}"} for row in via_team]
     return {
         "query": {"user": username},
-        "person": _person(user),
-        "teams": [{**_team_contact(m.team), "role": m.role} for m in memberships],
+        "person": _person(*person[1:]),
+        "teams": [{**_team_contact(m, "team__"), "role": m["role"]} for m in memberships],
         "services": services,
     }
 
 
 def _by_team(slug: str) -> dict[str, Any]:
-    team = Team.objects.prefetch_related(_MEMBERS).filter(slug=slug.lower()).first()
+    team = _one(Team.objects.filter(slug=slug.lower()).values(*_TEAM_FIELDS))
     if team is None:
         raise NotFound(f"No team '{slug}' in the catalog.", {"team": [f"no team '{slug}'"]})
     return {
         "query": {"team": slug},
-        "team": _team_with_members(team),
-        "escalation": _escalation(team),
-        "services": _owned_services(Q(owner_team=team)),
+        "team": {**_team_contact(team), "members": _members(team["id"])},
+        "escalation": _escalation(team["id"], team["parent"]),
+        "services": _owned_services(Q(owner_team_id=team["id"])),
     }
 
 

@@ -19,3 +19,30 @@ def worker_heartbeat() -> str:
     Heartbeat.objects.update_or_create(name="worker", defaults={"seen_at": now})
     logger.info("worker.heartbeat", extra={"at": now.isoformat()})
     return now.isoformat()
+
+
+@shared_task(name="slipway.advance_run", acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def advance_run(run_id: str) -> None:
+    """Advance one provisioning run; a transient fault schedules the next attempt."""
+    from services.provisioning.runner import run_advance
+    from services.provisioning.runs import enqueue
+
+    delay = run_advance(run_id)
+    if delay is not None:
+        enqueue(run_id, countdown=delay)
+
+
+@shared_task(name="slipway.sweep_runs", acks_late=True, ignore_result=True)
+def sweep_runs() -> int:
+    """Queue runs left behind: accepted while the broker was down, or whose worker died."""
+    from services.models import ProvisioningRun
+    from services.provisioning.runs import enqueue, runs_to_sweep
+
+    run_ids = list(runs_to_sweep().values_list("pk", flat=True)[:500])
+    for run_id in run_ids:
+        if enqueue(run_id):
+            # Restart the grace period so the next sweep does not queue it again while it waits.
+            ProvisioningRun.objects.filter(pk=run_id, state="queued").update(updated_at=timezone.now())
+    if run_ids:
+        logger.info("runs.swept", extra={"count": len(run_ids)})
+    return len(run_ids)

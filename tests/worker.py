@@ -29,7 +29,8 @@ def worker_env(**extra: str) -> dict[str, str]:
 
 
 @contextmanager
-def celery_worker(*, concurrency: int = 1, beat: bool = False, log: Path | None = None) -> Iterator[subprocess.Popen]:
+def celery_worker(*, concurrency: int = 1, beat: bool = False, log: Path | None = None,
+                  env: dict[str, str] | None = None) -> Iterator[subprocess.Popen]:
     """A `celery worker` process for the duration of the block, stopped (and reaped) afterwards."""
     log = log or Path(settings.DATA_DIR) / f"worker-{time.time_ns()}.log"
     command = [sys.executable, "-m", "celery", "-A", "config", "worker", "--loglevel", "INFO",
@@ -38,12 +39,21 @@ def celery_worker(*, concurrency: int = 1, beat: bool = False, log: Path | None 
     if beat:
         command += ["--beat", "--schedule", str(Path(settings.DATA_DIR) / f"beat-{time.time_ns()}")]
     with open(log, "wb") as out:
-        process = subprocess.Popen(command, cwd=ROOT, env=worker_env(), stdout=out, stderr=subprocess.STDOUT,
+        process = subprocess.Popen(command, cwd=ROOT, env=worker_env(**(env or {})), stdout=out, stderr=subprocess.STDOUT,
                                    start_new_session=True)
     try:
         yield process
     finally:
         stop(process)
+
+
+def kill(process: subprocess.Popen) -> None:
+    """SIGKILL the worker and its children at once: no warm shutdown, no acknowledgement."""
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    process.wait(timeout=10)
 
 
 def stop(process: subprocess.Popen, *, grace: float = 10) -> None:

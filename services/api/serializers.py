@@ -12,8 +12,19 @@ from rest_framework.reverse import reverse
 
 from services.catalog import owner_ref, person_name
 from services.markdown import render_markdown
+from services.models import (
+    Domain,
+    Environment,
+    Membership,
+    ProvisioningRun,
+    Runbook,
+    RunStep,
+    Service,
+    ServiceDependency,
+    System,
+    Team,
+)
 from services.refs import SLUG_PATTERN
-from services.models import Domain, Environment, Membership, Runbook, Service, ServiceDependency, System, Team
 
 TAG_PATTERN = re.compile(r"^[a-z0-9:+#]+(-[a-z0-9:+#]+)*$")
 MAX_TEXT = 10_000
@@ -293,3 +304,95 @@ class EnvironmentUpdateSerializer(EnvironmentWriteSerializer):
         self.fields.pop("service")
         for field in self.fields.values():
             field.required = False
+
+
+# ---------------------------------------------------------------------------------------------
+# Templates and provisioning runs.
+
+
+class TemplateSerializer(serializers.Serializer):
+    url = serializers.SerializerMethodField()
+    name = serializers.CharField()
+    title = serializers.CharField()
+    description = serializers.CharField()
+    tags = serializers.ListField(child=serializers.CharField())
+    version = serializers.CharField(help_text="Content hash of the template folder.")
+    environments = serializers.ListField(child=serializers.DictField())
+    inputs_schema = serializers.SerializerMethodField(help_text="JSON Schema of the inputs.")
+
+    def get_url(self, obj: Any) -> str:
+        return reverse("api:template-detail", kwargs={"name": obj.name}, request=self.context.get("request"))
+
+    @extend_schema_field(OpenApiTypes.OBJECT)
+    def get_inputs_schema(self, obj: Any) -> dict[str, Any]:
+        return obj.json_schema()
+
+
+class RunRequestSerializer(StrictSerializer):
+    template = serializers.CharField(max_length=100)
+    owner = serializers.CharField(max_length=100, help_text="Slug of the team that will own the service.")
+    inputs = serializers.JSONField(help_text="Values for the template's inputs (see its inputs_schema).")
+
+
+class PreviewRequestSerializer(StrictSerializer):
+    owner = serializers.CharField(max_length=100)
+    inputs = serializers.JSONField()
+
+
+class PreviewFileSerializer(serializers.Serializer):
+    path = serializers.CharField()
+    content = serializers.CharField()
+
+
+class PreviewSerializer(serializers.Serializer):
+    template = serializers.CharField()
+    version = serializers.CharField()
+    tree = serializers.ListField(child=serializers.CharField())
+    files = PreviewFileSerializer(many=True)
+
+
+class RunStepSerializer(serializers.ModelSerializer):
+    duration_seconds = serializers.SerializerMethodField()
+
+    class Meta:
+        model = RunStep
+        fields = ["position", "action", "params", "state", "attempts", "started_at", "finished_at",
+                  "duration_seconds", "log", "error"]
+
+    def get_duration_seconds(self, obj: RunStep) -> float | None:
+        if obj.started_at and obj.finished_at:
+            return round((obj.finished_at - obj.started_at).total_seconds(), 3)
+        return None
+
+
+class RunSerializer(serializers.ModelSerializer):
+    url = serializers.SerializerMethodField()
+    owner = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    requested_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    repository = serializers.SerializerMethodField()
+    service = serializers.SerializerMethodField(help_text="The registered service's slug, once the run succeeded.")
+
+    class Meta:
+        model = ProvisioningRun
+        fields = ["url", "id", "state", "template", "template_version", "owner", "requested_by", "inputs",
+                  "service_slug", "service", "host", "repository", "api_calls", "error", "cancel_requested",
+                  "not_before", "created_at", "started_at", "finished_at"]
+
+    def get_url(self, obj: ProvisioningRun) -> str:
+        return reverse("api:run-detail", kwargs={"pk": obj.pk}, request=self.context.get("request"))
+
+    @extend_schema_field(OpenApiTypes.OBJECT)
+    def get_repository(self, obj: ProvisioningRun) -> dict[str, str] | None:
+        if not obj.repository:
+            return None
+        return {"key": obj.repository, "web_url": obj.web_url, "clone_url": obj.clone_url}
+
+    def get_service(self, obj: ProvisioningRun) -> str | None:
+        return obj.service_slug if obj.state == ProvisioningRun.State.SUCCEEDED else None
+
+
+class RunDetailSerializer(RunSerializer):
+    steps = RunStepSerializer(many=True, read_only=True)
+
+    class Meta(RunSerializer.Meta):
+        fields = [*RunSerializer.Meta.fields, "steps"]

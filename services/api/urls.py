@@ -14,6 +14,8 @@ router.register("runbooks", views.RunbookViewSet, basename="runbook")
 router.register("environments", views.EnvironmentViewSet, basename="environment")
 router.register("systems", views.SystemViewSet, basename="system")
 router.register("domains", views.DomainViewSet, basename="domain")
+router.register("templates", views.TemplateViewSet, basename="template")
+router.register("runs", views.RunViewSet, basename="run")
 
 urlpatterns = [
     path("ownership/", views.OwnershipView.as_view(), name="ownership"),

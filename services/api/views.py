@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import django_filters
 from django.db.models import QuerySet
 from django.http import HttpResponse
 from django_filters.rest_framework import DjangoFilterBackend
@@ -16,12 +17,19 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from services import catalog, ownership
+from services import catalog, ownership, scaffolding
 from services.api import serializers as s
-from services.api.filters import EnvironmentFilter, RunbookFilter, ServiceFilter, StrictOrderingFilter, TeamFilter
+from services.api.filters import (
+    EnvironmentFilter,
+    RunbookFilter,
+    ServiceFilter,
+    StrictOrderingFilter,
+    TeamFilter,
+)
 from services.errors import InvalidInput, NotFound
-from services.models import Domain, Environment, Runbook, Service, System, Team
+from services.models import Domain, Environment, ProvisioningRun, Runbook, Service, System, Team
 from services.permissions import can_edit_service, can_manage_teams, can_own
+from services.provisioning import runs as provisioning_runs
 
 FILTERS = [DjangoFilterBackend, StrictOrderingFilter]
 
@@ -315,3 +323,133 @@ class OwnershipView(APIView):
     def get(self, request: Request) -> HttpResponse:
         kind, value = ownership.ownership_query(request.query_params)
         return HttpResponse(ownership.ownership_answer_json(kind, value), content_type="application/json")
+
+
+# ---------------------------------------------------------------------------------------------
+# Golden-path templates and provisioning runs.
+
+
+class TemplateViewSet(viewsets.ViewSet):
+    """Golden-path templates: what they create and the JSON Schema of their inputs."""
+
+    lookup_field = "name"
+    lookup_value_regex = r"[^/]+"
+    serializer_class = s.TemplateSerializer
+
+    @extend_schema(summary="List golden-path templates", responses={200: s.TemplateSerializer(many=True)})
+    def list(self, request: Request) -> Response:
+        templates = scaffolding.template_list()
+        return Response(s.TemplateSerializer(templates, many=True, context={"request": request}).data)
+
+    @extend_schema(summary="One template, with the JSON Schema of its inputs",
+                   responses={200: s.TemplateSerializer, 404: ErrorSerializer})
+    def retrieve(self, request: Request, name: str) -> Response:
+        template = scaffolding.template_get(name)
+        return Response(s.TemplateSerializer(template, context={"request": request}).data)
+
+    @extend_schema(summary="Dry run: the files a run would create (no side effects)",
+                   request=s.PreviewRequestSerializer, responses={200: s.PreviewSerializer, **ERRORS})
+    @action(detail=True, methods=["post"])
+    def preview(self, request: Request, name: str) -> Response:
+        data = s.PreviewRequestSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        result = provisioning_preview(template=name, owner=data.validated_data["owner"],
+                                      inputs=data.validated_data["inputs"])
+        return Response(result)
+
+
+class RunFilter(django_filters.FilterSet):
+    state = django_filters.ChoiceFilter(choices=ProvisioningRun.State.choices)
+    template = django_filters.CharFilter()
+    owner = django_filters.CharFilter(field_name="owner__slug", lookup_expr="iexact")
+    requested_by = django_filters.CharFilter(field_name="requested_by__username", lookup_expr="iexact")
+    mine = django_filters.BooleanFilter(method="filter_mine", help_text="Only runs I requested.")
+
+    class Meta:
+        model = ProvisioningRun
+        fields: list[str] = []
+
+    def filter_mine(self, queryset: QuerySet, name: str, value: bool) -> QuerySet:
+        return queryset.filter(requested_by=self.request.user) if value else queryset
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List provisioning runs"),
+    retrieve=extend_schema(summary="One run with its steps (state, attempts, timings, log, error)",
+                           responses={200: s.RunDetailSerializer, 404: ErrorSerializer}),
+)
+class RunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Provisioning runs: create a service from a golden path, follow it, retry or cancel it."""
+
+    filter_backends = FILTERS
+    filterset_class = RunFilter
+    ordering_fields = ["created_at", "state", "template"]
+    ordering = ["-created_at"]
+    lookup_value_regex = r"[0-9a-fA-F-]{32,36}"
+
+    def get_queryset(self) -> QuerySet[ProvisioningRun]:
+        queryset = provisioning_runs.run_list()
+        if self.action == "retrieve":
+            queryset = queryset.prefetch_related("steps")
+        return queryset
+
+    def get_serializer_class(self) -> type:
+        return s.RunDetailSerializer if self.action == "retrieve" else s.RunSerializer
+
+    @extend_schema(
+        summary="Create a service from a golden path (202: poll the run's url)",
+        request=s.RunRequestSerializer,
+        parameters=[OpenApiParameter("Idempotency-Key", OpenApiTypes.STR, OpenApiParameter.HEADER,
+                                     description="Repeat a request safely: the same key and body answer the same run.")],
+        responses={202: s.RunSerializer, 200: s.RunSerializer, **ERRORS, 409: ErrorSerializer},
+    )
+    def create(self, request: Request) -> Response:
+        data = s.RunRequestSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        team = Team.objects.filter(slug=str(values["owner"]).lower()).first()
+        if team is None:
+            raise InvalidInput.field("owner", f"no team '{values['owner']}'")
+        if not can_own(request.user, team=team):
+            raise PermissionDenied(f"Only members of {team.slug} (or staff) may create services for it.")
+        run, created = provisioning_runs.run_create(
+            actor=request.user, template=values["template"], owner=team.slug, inputs=values["inputs"],
+            idempotency_key=request.headers.get("Idempotency-Key", ""))
+        body = s.RunSerializer(run, context=self.get_serializer_context()).data
+        return Response(body, status=status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK,
+                        headers={"Location": body["url"]})
+
+    def _editable(self) -> ProvisioningRun:
+        run = self.get_object()
+        if not (can_own(self.request.user, team=run.owner) or run.requested_by_id == self.request.user.pk):
+            raise PermissionDenied(f"Only members of {run.owner.slug}, the requester or staff may change this run.")
+        return run
+
+    @extend_schema(summary="Resume a failed run from its failed step", request=None,
+                   responses={202: s.RunDetailSerializer, **ERRORS, 409: ErrorSerializer})
+    @action(detail=True, methods=["post"])
+    def retry(self, request: Request, pk: str) -> Response:
+        run = provisioning_runs.run_retry(actor=request.user, run=self._editable())
+        return Response(s.RunDetailSerializer(run, context=self.get_serializer_context()).data,
+                        status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(summary="Stop a queued run, or a running one between steps", request=None,
+                   responses={202: s.RunDetailSerializer, **ERRORS, 409: ErrorSerializer})
+    @action(detail=True, methods=["post"])
+    def cancel(self, request: Request, pk: str) -> Response:
+        run = provisioning_runs.run_cancel(actor=request.user, run=self._editable())
+        return Response(s.RunDetailSerializer(run, context=self.get_serializer_context()).data,
+                        status=status.HTTP_202_ACCEPTED)
+
+
+def provisioning_preview(*, template: str, owner: str, inputs: Any) -> dict[str, Any]:
+    """Validate and render without side effects (the API's preview)."""
+    definition = scaffolding.template_get(template)
+    team = Team.objects.filter(slug=str(owner).lower()).first()
+    if team is None:
+        raise InvalidInput.field("owner", f"no team '{owner}'")
+    values = scaffolding.inputs_validate(definition, inputs)
+    files = scaffolding.scaffold_render(definition, values,
+                                        portal=scaffolding.portal_values(definition, owner=team.slug))
+    return {"template": definition.name, "version": definition.version, "tree": sorted(files),
+            "files": [{"path": path, "content": files[path]} for path in sorted(files)]}

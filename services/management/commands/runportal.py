@@ -46,7 +46,7 @@ class Command(BaseCommand):
                      "--schedule", str(Path(settings.DATA_DIR) / "celerybeat-schedule")],
         }
         processes = {name: subprocess.Popen(cmd, cwd=settings.BASE_DIR) for name, cmd in commands.items()}
-        url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}/"
+        url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}/"  # noqa: S104
         self.stdout.write(self.style.SUCCESS(
             f"\nSlipway is starting at {url}\n"
             f"  Sign in as admin / {password}  (saved in {self._password_file()})\n"

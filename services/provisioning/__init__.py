@@ -1,0 +1,1 @@
+"""The provisioning pipeline: runs of golden-path templates, advanced step by step by workers."""

@@ -1,0 +1,153 @@
+"""Advance a run: claim it, run its steps in order, save state after each one.
+
+A worker claims a run with a conditional update (only one wins), renews a lease as it goes, and
+saves every step's outcome before the next begins. A killed worker leaves a lease that expires; the
+sweeper (tasks.sweep_runs) requeues the run and the next worker resumes at the first step not
+succeeded — actions are idempotent, so a step cut short is simply run again.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import random
+import time
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from services.audit import audit_record, audit_source
+from services.models import ProvisioningRun, RunStep
+from services.provisioning.actions import ACTIONS, StepContext
+from services.provisioning.hosts import host_for
+from services.provisioning.hosts.base import HostError, TransientHostError
+from services.provisioning.secrets import redact
+
+logger = logging.getLogger(__name__)
+
+State = ProvisioningRun.State
+StepState = RunStep.State
+
+
+def lease_seconds() -> float:
+    return float(settings.SLIPWAY_RUN_LEASE_SECONDS)
+
+
+def backoff_seconds(attempt: int) -> float:
+    """Bounded exponential backoff with jitter: 1, 2, 4 ... capped."""
+    base = float(settings.SLIPWAY_RETRY_BASE_SECONDS)
+    return min(base * (2 ** max(0, attempt - 1)), float(settings.SLIPWAY_RETRY_MAX_SECONDS)) * (
+        1 + random.random() * 0.1)
+
+
+def run_claim(run_id: Any) -> ProvisioningRun | None:
+    """Take a run for this worker: queued and due, or running with an expired lease. One winner."""
+    now = timezone.now()
+    claimable = ProvisioningRun.objects.filter(pk=run_id).filter(
+        Q(state=State.QUEUED, cancel_requested=False) & (Q(not_before__isnull=True) | Q(not_before__lte=now))
+        | Q(state=State.RUNNING, lease_expires_at__lt=now)
+    )
+    claimed = claimable.update(state=State.RUNNING, lease_expires_at=now + datetime.timedelta(seconds=lease_seconds()),
+                               not_before=None, started_at=Coalesce(F("started_at"), now), updated_at=now)
+    if claimed != 1:
+        return None
+    return ProvisioningRun.objects.select_related("owner", "requested_by").get(pk=run_id)
+
+
+def _renew(run: ProvisioningRun) -> bool:
+    """Extend the lease; False if the run was taken from us (cancelled, or claimed after expiry)."""
+    now = timezone.now()
+    renewed = ProvisioningRun.objects.filter(pk=run.pk, state=State.RUNNING).update(
+        lease_expires_at=now + datetime.timedelta(seconds=lease_seconds()), updated_at=now)
+    return renewed == 1
+
+
+def _finish(run: ProvisioningRun, state: str, error: str = "") -> None:
+    now = timezone.now()
+    ProvisioningRun.objects.filter(pk=run.pk).update(state=state, error=error, finished_at=now, lease_expires_at=None,
+                                                     updated_at=now)
+    with audit_source("worker"):
+        run.state = state
+        audit_record(actor=run.requested_by, action=f"run.{state}", obj=run, changes={"error": error} if error else {})
+    logger.info("run.finished", extra={"run": str(run.pk), "state": state})
+
+
+def _count_calls(run: ProvisioningRun, host: Any) -> None:
+    calls, host.calls = host.calls, 0
+    if calls:
+        ProvisioningRun.objects.filter(pk=run.pk).update(api_calls=F("api_calls") + calls)
+
+
+def run_advance(run_id: Any) -> float | None:
+    """Advance a run as far as it goes. Returns seconds after which to try again (a transient
+    fault), or None when the run is finished, waiting elsewhere, or not ours."""
+    run = run_claim(run_id)
+    if run is None:
+        logger.info("run.not_claimed", extra={"run": str(run_id)})
+        return None
+    host = host_for(run.host)
+    for step in run.steps.order_by("position"):
+        if step.state == StepState.SUCCEEDED:
+            continue
+        if ProvisioningRun.objects.filter(pk=run.pk, cancel_requested=True).exists():
+            run.steps.filter(state__in=[StepState.PENDING, StepState.RUNNING]).update(state=StepState.CANCELLED)
+            _finish(run, State.CANCELLED, "Cancelled on request before step " + step.action)
+            return None
+        if not _renew(run):
+            return None
+        step.state, step.attempts, step.started_at, step.error = StepState.RUNNING, step.attempts + 1, timezone.now(), ""
+        step.finished_at = None
+        step.save(update_fields=["state", "attempts", "started_at", "error", "finished_at"])
+        if settings.SLIPWAY_STEP_DELAY_SECONDS:
+            time.sleep(settings.SLIPWAY_STEP_DELAY_SECONDS)  # demos and fault tests: widen each step
+        context = StepContext(run=run, step=step, host=host)
+        try:
+            output = ACTIONS[step.action](context)
+        except TransientHostError as error:
+            _count_calls(run, host)
+            return _step_transient(run, step, context, error)
+        except HostError as error:
+            _count_calls(run, host)
+            _step_failed(run, step, context, str(error))
+            return None
+        except Exception as error:  # noqa: BLE001 - an unexpected fault fails the run, never loops
+            logger.exception("run.step_crashed", extra={"run": str(run.pk), "step": step.action})
+            _count_calls(run, host)
+            _step_failed(run, step, context, f"internal error in {step.action}: {type(error).__name__}: {error}")
+            return None
+        _count_calls(run, host)
+        step.state, step.output, step.finished_at = StepState.SUCCEEDED, output, timezone.now()
+        step.log = redact("\n".join(filter(None, [step.log, *context.lines])))
+        step.save(update_fields=["state", "output", "finished_at", "log"])
+        logger.info("run.step_done", extra={"run": str(run.pk), "step": step.action, "attempt": step.attempts})
+    _finish(run, State.SUCCEEDED)
+    return None
+
+
+def _step_transient(run: ProvisioningRun, step: RunStep, context: StepContext, error: TransientHostError) -> float | None:
+    message = redact(str(error))
+    if step.attempts >= settings.SLIPWAY_STEP_MAX_ATTEMPTS:
+        _step_failed(run, step, context, f"gave up after {step.attempts} attempts: {message}")
+        return None
+    delay = error.retry_after if error.retry_after is not None else backoff_seconds(step.attempts)
+    context.log(f"attempt {step.attempts} hit a transient fault: {message}; retrying in {delay:.0f} s")
+    step.state, step.error = StepState.PENDING, message
+    step.log = redact("\n".join(filter(None, [step.log, *context.lines])))
+    step.save(update_fields=["state", "error", "log"])
+    now = timezone.now()
+    ProvisioningRun.objects.filter(pk=run.pk, state=State.RUNNING).update(
+        state=State.QUEUED, lease_expires_at=None, not_before=now + datetime.timedelta(seconds=delay), updated_at=now)
+    return delay
+
+
+def _step_failed(run: ProvisioningRun, step: RunStep, context: StepContext, message: str) -> None:
+    message = redact(message)
+    step.state, step.error, step.finished_at = StepState.FAILED, message, timezone.now()
+    step.log = redact("\n".join(filter(None, [step.log, *context.lines, f"failed: {message}"])))
+    step.save(update_fields=["state", "error", "finished_at", "log"])
+    with transaction.atomic():
+        _finish(run, State.FAILED, f"{step.action} failed: {message}")
