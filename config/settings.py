@@ -244,6 +244,11 @@ SLIPWAY_GITHUB_TOKEN = secret("SLIPWAY_GITHUB_TOKEN")
 SLIPWAY_GITHUB_APP_ID = env.str("SLIPWAY_GITHUB_APP_ID", default="")
 SLIPWAY_GITHUB_APP_PRIVATE_KEY = secret("SLIPWAY_GITHUB_APP_PRIVATE_KEY")
 SLIPWAY_GITHUB_INSTALLATION_ID = env.str("SLIPWAY_GITHUB_INSTALLATION_ID", default="")
+# GitHub asks for at least a second between content-creating requests per credential; shared by
+# every worker process through the database (tests set 0).
+SLIPWAY_GITHUB_WRITE_SPACING_SECONDS = env.float("SLIPWAY_GITHUB_WRITE_SPACING_SECONDS", default=1.0)
+# The portal's own address: links to runs (a run's repository homepage points at its run page).
+SLIPWAY_PUBLIC_URL = env.str("SLIPWAY_PUBLIC_URL", default="http://localhost:8000")
 SLIPWAY_REPOSITORY_DIR = Path(env.str("SLIPWAY_REPOSITORY_DIR", default=str(DATA_DIR / "repositories")))
 # The owner (organisation) under which the local host keeps repositories.
 SLIPWAY_LOCAL_OWNER = env.str("SLIPWAY_LOCAL_OWNER", default="slipway")
@@ -262,6 +267,7 @@ LOGGING = {
 if not DEBUG and env.bool("SLIPWAY_BEHIND_TLS", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_SSL_REDIRECT = True
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]  # probes speak plain HTTP inside the cluster
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
     SECURE_HSTS_SECONDS = 31_536_000

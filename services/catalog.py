@@ -360,19 +360,23 @@ def person_upsert(*, actor: Any, username: str, email: str = "", display_name: s
     """Create or update a person (a Django user with a profile)."""
     user = User.objects.filter(username__iexact=username).first()
     created = user is None
+    changes: dict[str, Any] = {}
     if created:
         user = User.objects.create_user(username=username, email=email)
         user.set_unusable_password()
         user.save()
+        changes = {"email": email, "display_name": display_name}
     elif email and user.email != email:
+        changes["email"] = [user.email, email]
         user.email = email
         user.save(update_fields=["email"])
     profile, _ = Profile.objects.get_or_create(user=user, defaults={"declared_by_import": declared_by_import})
     if display_name and profile.display_name != display_name:
+        changes.setdefault("display_name", [profile.display_name, display_name])
         profile.display_name = display_name
         profile.save()
-    audit_record(actor=actor, action="person.create" if created else "person.update", obj=user,
-                 changes={"email": email, "display_name": display_name})
+    if changes:
+        audit_record(actor=actor, action="person.create" if created else "person.update", obj=user, changes=changes)
     return user
 
 

@@ -363,3 +363,14 @@ class RunStep(models.Model):
 
     def __str__(self) -> str:
         return f"{self.run_id}#{self.position} {self.action} ({self.state})"
+
+
+class HostThrottle(models.Model):
+    """The next moment a write may be sent with one credential: spaces writes from every worker
+    process (GitHub asks for at least a second between content-creating requests)."""
+
+    key = models.CharField(max_length=64, unique=True, help_text="A hash of the credential, never the credential.")
+    next_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.key[:8]} next at {self.next_at:%H:%M:%S.%f}"

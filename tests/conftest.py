@@ -73,3 +73,6 @@ def anon_client() -> APIClient:
 @pytest.fixture
 def service(db, team):
     return ServiceFactory(slug="ledger", owner_team=team, repository="github.com/acme/ledger")
+
+
+from tests.fakes.github import fake_github  # noqa: E402,F401 - the fake GitHub server fixture, for every test

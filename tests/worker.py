@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from django.conf import settings
@@ -49,10 +49,8 @@ def celery_worker(*, concurrency: int = 1, beat: bool = False, log: Path | None 
 
 def kill(process: subprocess.Popen) -> None:
     """SIGKILL the worker and its children at once: no warm shutdown, no acknowledgement."""
-    try:
+    with suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
     process.wait(timeout=10)
 
 
@@ -60,14 +58,10 @@ def stop(process: subprocess.Popen, *, grace: float = 10) -> None:
     """Warm shutdown, then kill the whole process group if it lingers."""
     if process.poll() is None:
         os.killpg(process.pid, signal.SIGTERM)
-        try:
+        with suppress(subprocess.TimeoutExpired):
             process.wait(timeout=grace)
-        except subprocess.TimeoutExpired:
-            pass
-    try:
+    with suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
     process.wait(timeout=5)
 
 

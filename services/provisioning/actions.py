@@ -112,9 +112,9 @@ def repo_push(context: StepContext) -> dict[str, Any]:
 def repo_grant_team(context: StepContext) -> dict[str, Any]:
     """Give the owning team write access."""
     team = owner_github_team(context.run)
-    context.host.grant_team(repository=context.repository(), team=team, permission="push")
-    context.log(f"team {team} may push")
-    return {"team": team, "permission": "push"}
+    result = context.host.grant_team(repository=context.repository(), team=team, permission="push")
+    context.log(f"team {team} may push" if "skipped" not in result else f"no team access: {result['skipped']}")
+    return {"team": team, "permission": "push", **result}
 
 
 @action("env.create")
@@ -122,8 +122,11 @@ def env_create(context: StepContext) -> dict[str, Any]:
     """Create one deployment environment with its protection rules."""
     params = context.step.params
     reviewers = tuple(owner_github_team(context.run) if r == "owner" else r for r in params.get("reviewers", []))
+    grant = context.output_of("repo.grant_team")
+    known_ids = {grant["team"]: grant["team_id"]} if grant.get("team_id") else {}
     spec = EnvironmentSpec(name=params["name"], wait_timer=int(params.get("wait_timer", 0)),
-                           reviewer_teams=reviewers, branch_policy=str(params.get("branch_policy", "")))
+                           reviewer_teams=reviewers, branch_policy=str(params.get("branch_policy", "")),
+                           reviewer_team_ids=known_ids)
     context.host.create_environment(repository=context.repository(), environment=spec)
     context.log(f"environment {spec.name}: wait {spec.wait_timer} min, reviewers {', '.join(reviewers) or 'none'}"
                 + (f", branch {spec.branch_policy}" if spec.branch_policy else ""))

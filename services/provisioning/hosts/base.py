@@ -46,6 +46,7 @@ class EnvironmentSpec:
     wait_timer: int = 0
     reviewer_teams: tuple[str, ...] = ()
     branch_policy: str = ""
+    reviewer_team_ids: dict[str, int] = field(default_factory=dict)  # known ids, to spare lookups
 
 
 class RepositoryHost(Protocol):
@@ -58,7 +59,7 @@ class RepositoryHost(Protocol):
 
     def push_files(self, *, repository: Repository, files: dict[str, str], message: str, run_id: str) -> str: ...
 
-    def grant_team(self, *, repository: Repository, team: str, permission: str) -> None: ...
+    def grant_team(self, *, repository: Repository, team: str, permission: str) -> dict[str, Any]: ...
 
     def create_environment(self, *, repository: Repository, environment: EnvironmentSpec) -> None: ...
 

@@ -126,12 +126,13 @@ class LocalHost:
         self._git("update-ref", "refs/heads/main", commit, "0" * 40, git_dir=git_dir)
         return commit
 
-    def grant_team(self, *, repository: Repository, team: str, permission: str) -> None:
+    def grant_team(self, *, repository: Repository, team: str, permission: str) -> dict:
         """Record the team's access."""
         self.calls += 1
         path, record = self._record(repository)
         record["teams"][team] = permission
         self._save_record(path, record)
+        return {}
 
     def create_environment(self, *, repository: Repository, environment: EnvironmentSpec) -> None:
         """Record the environment and its protection rules."""
