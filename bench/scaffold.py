@@ -10,6 +10,7 @@ Runs on loopback only, in a throwaway data directory; every loop is bounded in c
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import signal
@@ -103,10 +104,8 @@ def start_workers(count: int, env: dict[str, str]) -> list[subprocess.Popen]:
 
 def stop_workers(workers: list[subprocess.Popen]) -> None:
     for worker in workers:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(worker.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
     for worker in workers:
         try:
             worker.wait(timeout=15)
