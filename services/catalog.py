@@ -12,11 +12,14 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Count, IntegerField, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
+from django.utils import timezone
 
 from services.audit import audit_record
 from services.errors import Conflict, InvalidInput, NotFound
 from services.models import (
+    AuditEvent,
     Domain,
     Environment,
     Membership,
@@ -82,6 +85,114 @@ def team_detail(slug: str) -> Team:
     except Team.DoesNotExist:
         raise NotFound(f"No team '{slug}'.") from None
 
+
+# Selectors of the web pages: each page costs a fixed number of queries whatever the data's size.
+
+RUNBOOK_STALE_AFTER_DAYS = 90
+TEAM_PAGE_SERVICES = 50
+
+
+def _count_of(queryset: QuerySet, field: str) -> Any:
+    """A correlated COUNT subquery (not a JOIN + GROUP BY, which multiplies rows when combined)."""
+    counted = queryset.filter(**{field: OuterRef("pk")}).order_by().values(field).annotate(n=Count("pk")).values("n")
+    return Coalesce(Subquery(counted, output_field=IntegerField()), 0)
+
+
+def service_rows() -> QuerySet[Service]:
+    """Services with what a catalog table row shows (owner and system), one query per page."""
+    return Service.objects.select_related("owner_team", "owner_user__profile", "system")
+
+
+def service_page(slug: str) -> Service:
+    """One service with all its page shows: owner team (parent, members), environments, runbooks,
+    dependencies and dependents."""
+    queryset = service_rows().select_related("owner_team__parent").prefetch_related(
+        Prefetch("dependencies", queryset=ServiceDependency.objects.select_related("target").order_by("target_ref")),
+        Prefetch("dependents", queryset=ServiceDependency.objects.select_related("service").order_by("service__slug")),
+        Prefetch("environments", queryset=Environment.objects.order_by("name")),
+        Prefetch("runbooks", queryset=Runbook.objects.order_by("title")),
+        Prefetch("owner_team__memberships",
+                 queryset=Membership.objects.select_related("user__profile").order_by("role", "user__username")),
+    )
+    try:
+        return queryset.get(slug=str(slug).lower())
+    except Service.DoesNotExist:
+        raise NotFound(f"No service '{slug}'.") from None
+
+
+def service_history(service: Service) -> QuerySet[AuditEvent]:
+    """Audit events of a service and of its current runbooks and environments, newest first."""
+    runbook_ids = [str(runbook.pk) for runbook in service.runbooks.all()]
+    environment_ids = [str(environment.pk) for environment in service.environments.all()]
+    return AuditEvent.objects.filter(
+        Q(object_type="service", object_id=str(service.pk))
+        | Q(object_type="runbook", object_id__in=runbook_ids)
+        | Q(object_type="environment", object_id__in=environment_ids)
+    ).order_by("-created_at", "-id")
+
+
+def services_of_person(user: Any) -> QuerySet[Service]:
+    """Live services a person owns, directly or through a team they belong to."""
+    teams = Membership.objects.filter(user_id=user.pk).values("team_id")
+    return service_rows().filter(Q(owner_team_id__in=teams) | Q(owner_user_id=user.pk), archived=False)
+
+
+def team_rows() -> QuerySet[Team]:
+    """Teams with their parent and how many members and live services they have."""
+    return team_list().annotate(
+        member_count=_count_of(Membership.objects.all(), "team"),
+        service_count=_count_of(Service.objects.filter(archived=False), "owner_team"),
+    )
+
+
+def team_page(slug: str) -> Team:
+    """One team with members, children and its first live services (`listed_services`)."""
+    queryset = team_rows().prefetch_related(
+        Prefetch("memberships", queryset=Membership.objects.select_related("user__profile")
+                 .order_by("role", "user__username")),
+        Prefetch("children", queryset=Team.objects.order_by("slug")),
+        Prefetch("services", queryset=Service.objects.filter(archived=False).order_by("slug")[:TEAM_PAGE_SERVICES],
+                 to_attr="listed_services"),
+    )
+    try:
+        return queryset.get(slug=str(slug).lower())
+    except Team.DoesNotExist:
+        raise NotFound(f"No team '{slug}'.") from None
+
+
+def catalog_search(text: str, *, limit: int = 8) -> dict[str, list[Any]]:
+    """Services, teams and people whose names contain every word of `text` (at most `limit` of each)."""
+    words = str(text).split()[:8]
+    if not words:
+        return {"services": [], "teams": [], "people": []}
+    services, teams, people = Service.objects.filter(archived=False), Team.objects.all(), User.objects.filter(is_active=True)
+    for word in words:
+        services = services.filter(Q(slug__icontains=word) | Q(name__icontains=word))
+        teams = teams.filter(Q(slug__icontains=word) | Q(name__icontains=word))
+        people = people.filter(Q(username__icontains=word) | Q(first_name__icontains=word)
+                               | Q(last_name__icontains=word) | Q(profile__display_name__icontains=word))
+    return {
+        "services": list(services.select_related("owner_team", "owner_user").order_by("slug")[:limit]),
+        "teams": list(teams.order_by("slug")[:limit]),
+        "people": list(people.select_related("profile").order_by("username")[:limit]),
+    }
+
+
+def runbook_page(service_slug: str, runbook_slug: str) -> Runbook:
+    """One runbook with its service and the service's owner (for the edit permission)."""
+    try:
+        return Runbook.objects.select_related("service__owner_team", "service__owner_user").get(
+            service__slug=str(service_slug).lower(), slug=str(runbook_slug))
+    except Runbook.DoesNotExist:
+        raise NotFound(f"No runbook '{runbook_slug}' for service '{service_slug}'.") from None
+
+
+def runbook_is_stale(runbook: Runbook, *, today: datetime.date | None = None) -> bool:
+    """A runbook never reviewed, or last reviewed more than RUNBOOK_STALE_AFTER_DAYS ago, is stale."""
+    if runbook.last_reviewed is None:
+        return True
+    today = today or timezone.localdate()
+    return (today - runbook.last_reviewed).days > RUNBOOK_STALE_AFTER_DAYS
 
 # ---------------------------------------------------------------------------------------------
 # Helpers shared by the writes.
@@ -485,11 +596,14 @@ def environment_delete(*, actor: Any, environment: Environment) -> None:
 @transaction.atomic
 def system_upsert(*, actor: Any, slug: str, name: str = "", description: str = "", domain: str | None = None,
                   owner: str | None = None) -> System:
-    """Create or update a system."""
+    """Create a system, or set all its fields (an upsert: what is not given is cleared)."""
     slug = _validate_team_slug(slug)
+    domain_row = Domain.objects.filter(slug=domain.lower()).first() if domain else None
+    if domain and domain_row is None:
+        raise InvalidInput.field("domain", f"no domain '{domain}'")
     values = {
         "name": name or slug, "description": description,
-        "domain": Domain.objects.filter(slug=domain.lower()).first() if domain else None,
+        "domain": domain_row,
         "owner": resolve_team(parse_entity_ref(owner, default_kind="group", field="owner").name, field="owner")
         if owner else None,
     }
@@ -501,3 +615,22 @@ def system_upsert(*, actor: Any, slug: str, name: str = "", description: str = "
         audit_record(actor=actor, action="system.create" if created else "system.update", obj=system,
                      changes={k: _plain(v) for k, v in changes.items()})
     return system
+
+
+@transaction.atomic
+def domain_upsert(*, actor: Any, slug: str, name: str = "", description: str = "", owner: str | None = None) -> Domain:
+    """Create a domain, or set all its fields (an upsert: what is not given is cleared)."""
+    slug = _validate_team_slug(slug)
+    values = {
+        "name": name or slug, "description": description,
+        "owner": resolve_team(parse_entity_ref(owner, default_kind="group", field="owner").name, field="owner")
+        if owner else None,
+    }
+    domain, created = Domain.objects.get_or_create(slug=slug, defaults=values)
+    changes = values if created else _changes(domain, values)
+    if not created and changes:
+        domain.save()
+    if created or changes:
+        audit_record(actor=actor, action="domain.create" if created else "domain.update", obj=domain,
+                     changes={k: _plain(v) for k, v in changes.items()})
+    return domain

@@ -16,7 +16,6 @@ from django.db import transaction
 from django.utils import timezone
 
 from services import catalog
-from services.audit import audit_record
 from services.models import Domain, Environment, Membership, Runbook, Service, System, Team
 
 User = get_user_model()
@@ -609,7 +608,7 @@ def demo_load(*, actor: Any = None) -> dict[str, int]:
 
     for slug, name, description, owner in DOMAINS:
         if not Domain.objects.filter(slug=slug).exists():
-            _domain_create(actor=actor, slug=slug, name=name, description=description, owner=owner)
+            catalog.domain_upsert(actor=actor, slug=slug, name=name, description=description, owner=owner)
             created["domains"] += 1
 
     for slug, name, description, domain, owner in SYSTEMS:
@@ -657,20 +656,6 @@ def demo_load(*, actor: Any = None) -> dict[str, int]:
             )
             created["runbooks"] += 1
     return created
-
-
-def _domain_create(*, actor: Any, slug: str, name: str, description: str, owner: str) -> Domain:
-    """Create a domain; services/catalog.py has no domain write yet, so this records the audit event itself."""
-    domain = Domain.objects.create(
-        slug=slug, name=name, description=description, owner=catalog.resolve_team(owner, field="owner")
-    )
-    audit_record(
-        actor=actor,
-        action="domain.create",
-        obj=domain,
-        changes={"name": name, "description": description, "owner": owner},
-    )
-    return domain
 
 
 def _owner_slug(spec: ServiceSpec) -> str:

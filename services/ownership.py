@@ -182,6 +182,14 @@ def ownership_query(params: dict[str, str]) -> tuple[str, str]:
     return kind, value
 
 
+def guess_lookup_kind(value: str) -> str:
+    """What a pasted value names: a bare slug is a service; anything with a slash, a colon or an @ is a
+    repository (owner/name, an https/ssh URL, git@host:owner/name)."""
+    if any(mark in value for mark in ("/", ":", "@")):
+        return "repo"
+    return "service"
+
+
 def ownership_answer(kind: str, value: str) -> dict[str, Any]:
     """The ownership answer as a dict (not cached): used by the command line and the pages."""
     return _BUILDERS[kind](value)

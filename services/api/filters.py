@@ -9,7 +9,7 @@ from django.db.models import Q, QuerySet
 from rest_framework.exceptions import ValidationError
 from rest_framework.filters import OrderingFilter
 
-from services.models import Environment, Runbook, Service, Team
+from services.models import Environment, ProvisioningRun, Runbook, Service, Team
 
 
 class ServiceFilter(django_filters.FilterSet):
@@ -104,3 +104,18 @@ class StrictOrderingFilter(OrderingFilter):
                     f"cannot order by {', '.join(bad)}; choose from {', '.join(sorted(allowed))}"
                 ]})
         return super().get_ordering(request, queryset, view)
+
+
+class RunFilter(django_filters.FilterSet):
+    state = django_filters.ChoiceFilter(choices=ProvisioningRun.State.choices)
+    template = django_filters.CharFilter()
+    owner = django_filters.CharFilter(field_name="owner__slug", lookup_expr="iexact")
+    requested_by = django_filters.CharFilter(field_name="requested_by__username", lookup_expr="iexact")
+    mine = django_filters.BooleanFilter(method="filter_mine", help_text="Only runs I requested.")
+
+    class Meta:
+        model = ProvisioningRun
+        fields: list[str] = []
+
+    def filter_mine(self, queryset: QuerySet, name: str, value: bool) -> QuerySet:
+        return queryset.filter(requested_by=self.request.user) if value else queryset

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import django_filters
 from django.db.models import QuerySet
 from django.http import HttpResponse
 from django_filters.rest_framework import DjangoFilterBackend
@@ -22,6 +21,7 @@ from services.api import serializers as s
 from services.api.filters import (
     EnvironmentFilter,
     RunbookFilter,
+    RunFilter,
     ServiceFilter,
     StrictOrderingFilter,
     TeamFilter,
@@ -353,24 +353,9 @@ class TemplateViewSet(viewsets.ViewSet):
     def preview(self, request: Request, name: str) -> Response:
         data = s.PreviewRequestSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        result = provisioning_preview(template=name, owner=data.validated_data["owner"],
+        result = provisioning_runs.run_preview(template=name, owner=data.validated_data["owner"],
                                       inputs=data.validated_data["inputs"])
         return Response(result)
-
-
-class RunFilter(django_filters.FilterSet):
-    state = django_filters.ChoiceFilter(choices=ProvisioningRun.State.choices)
-    template = django_filters.CharFilter()
-    owner = django_filters.CharFilter(field_name="owner__slug", lookup_expr="iexact")
-    requested_by = django_filters.CharFilter(field_name="requested_by__username", lookup_expr="iexact")
-    mine = django_filters.BooleanFilter(method="filter_mine", help_text="Only runs I requested.")
-
-    class Meta:
-        model = ProvisioningRun
-        fields: list[str] = []
-
-    def filter_mine(self, queryset: QuerySet, name: str, value: bool) -> QuerySet:
-        return queryset.filter(requested_by=self.request.user) if value else queryset
 
 
 @extend_schema_view(
@@ -440,16 +425,3 @@ class RunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
         run = provisioning_runs.run_cancel(actor=request.user, run=self._editable())
         return Response(s.RunDetailSerializer(run, context=self.get_serializer_context()).data,
                         status=status.HTTP_202_ACCEPTED)
-
-
-def provisioning_preview(*, template: str, owner: str, inputs: Any) -> dict[str, Any]:
-    """Validate and render without side effects (the API's preview)."""
-    definition = scaffolding.template_get(template)
-    team = Team.objects.filter(slug=str(owner).lower()).first()
-    if team is None:
-        raise InvalidInput.field("owner", f"no team '{owner}'")
-    values = scaffolding.inputs_validate(definition, inputs)
-    files = scaffolding.scaffold_render(definition, values,
-                                        portal=scaffolding.portal_values(definition, owner=team.slug))
-    return {"template": definition.name, "version": definition.version, "tree": sorted(files),
-            "files": [{"path": path, "content": files[path]} for path in sorted(files)]}

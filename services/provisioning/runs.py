@@ -18,7 +18,7 @@ from services import scaffolding
 from services.audit import audit_record
 from services.catalog import resolve_team
 from services.errors import Conflict, InvalidInput
-from services.models import ProvisioningRun, RunStep, Service
+from services.models import ProvisioningRun, RunStep, Service, Team
 
 logger = logging.getLogger(__name__)
 
@@ -154,4 +154,41 @@ def runs_to_sweep() -> QuerySet[ProvisioningRun]:
 
 
 def run_list() -> QuerySet[ProvisioningRun]:
+    """Runs with their owner team and requester (one query per page)."""
     return ProvisioningRun.objects.select_related("owner", "requested_by")
+
+
+def run_detail(run_id: Any) -> ProvisioningRun:
+    """One run with its owner, requester and steps (two queries), or ProvisioningRun.DoesNotExist."""
+    return run_list().prefetch_related("steps").get(pk=run_id)
+
+
+def service_name_problem(slug: str) -> str | None:
+    """Why a new service cannot take this name now (the same rules run_create enforces), or None."""
+    if Service.objects.filter(slug=slug).exists():
+        return "a service with this name exists"
+    if ProvisioningRun.objects.filter(service_slug=slug, state__in=ProvisioningRun.ACTIVE_STATES).exists():
+        return "another run is creating a service with this name"
+    return None
+
+
+def owner_teams_for(actor: Any) -> QuerySet[Team]:
+    """The teams `actor` may create services for: every team for staff, otherwise their own."""
+    if not getattr(actor, "is_authenticated", False) or not actor.is_active:
+        return Team.objects.none()
+    if actor.is_staff:
+        return Team.objects.order_by("name", "slug")
+    return Team.objects.filter(memberships__user=actor).order_by("name", "slug").distinct()
+
+
+def run_preview(*, template: str, owner: str, inputs: Any) -> dict[str, Any]:
+    """Validate and render a run's files without side effects (the API's and the wizard's preview)."""
+    definition = scaffolding.template_get(template)
+    team = Team.objects.filter(slug=str(owner).lower()).first()
+    if team is None:
+        raise InvalidInput.field("owner", f"no team '{owner}'")
+    values = scaffolding.inputs_validate(definition, inputs)
+    files = scaffolding.scaffold_render(definition, values,
+                                        portal=scaffolding.portal_values(definition, owner=team.slug))
+    return {"template": definition.name, "version": definition.version, "tree": sorted(files),
+            "files": [{"path": path, "content": files[path]} for path in sorted(files)]}

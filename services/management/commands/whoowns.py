@@ -12,13 +12,6 @@ from services.errors import CatalogError, NotFound
 from services.models import Service
 
 
-def _guess_kind(value: str) -> str:
-    """A bare slug is a service; anything with a slash, a colon or an @ is a repository."""
-    if any(mark in value for mark in ("/", ":", "@")):
-        return "repo"
-    return "service"
-
-
 class Command(BaseCommand):
     help = (
         "Who owns this? Give a service slug, a repository (owner/name) or any URL of it; --user or --team "
@@ -35,7 +28,7 @@ class Command(BaseCommand):
                **options: Any) -> None:
         given = [(kind, value) for kind, value in (("user", user), ("team", team)) if value]
         if query:
-            kind = _guess_kind(query)
+            kind = ownership.guess_lookup_kind(query)
             if kind == "service" and not Service.objects.filter(slug=query.lower()).exists():
                 kind = "repo" if "." in query else "service"
             given.append((kind, query))

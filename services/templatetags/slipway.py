@@ -1,0 +1,130 @@
+"""Template helpers of the web pages: safe link targets, people's names, query strings, navigation."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+from django import template
+from django.http import QueryDict
+from django.utils.html import format_html
+
+from services import catalog
+
+register = template.Library()
+
+LINK_SCHEMES = ("http", "https", "mailto")
+
+
+@register.filter
+def safe_href(url: Any) -> str:
+    """The URL if it may be a link target (http, https, mailto), else "" — so a javascript: or data:
+    URL stored in the catalog is shown as text, never made clickable."""
+    text = str(url or "").strip()
+    if not text or any(ord(char) < 32 for char in text):
+        return ""
+    try:
+        scheme = urlsplit(text).scheme.lower()
+    except ValueError:
+        return ""
+    if scheme not in LINK_SCHEMES:
+        return ""
+    if scheme in ("http", "https") and not text.lower().startswith(f"{scheme}://"):
+        return ""
+    return text
+
+
+@register.filter
+def person_name(user: Any) -> str:
+    """A person's display name (profile name, full name or username)."""
+    return catalog.person_name(user) if user is not None else ""
+
+
+@register.filter
+def runbook_stale(runbook: Any) -> bool:
+    """Whether a runbook is due for review."""
+    return catalog.runbook_is_stale(runbook)
+
+
+@register.simple_tag(takes_context=True)
+def query_with(context: dict[str, Any], **changes: Any) -> str:
+    """The current query string with some parameters replaced (None or "" removes one): for sort and
+    pagination links that keep the filters."""
+    request = context.get("request")
+    params = request.GET.copy() if request is not None else QueryDict(mutable=True)
+    for key, value in changes.items():
+        if value is None or value == "":
+            params.pop(key, None)
+        else:
+            params[key] = str(value)
+    encoded = params.urlencode()
+    return f"?{encoded}" if encoded else "?"
+
+
+@register.simple_tag(takes_context=True)
+def nav_link(context: dict[str, Any], href: str, label: str) -> str:
+    """A main-navigation link, marked as the current page when the path is under `href`."""
+    request = context.get("request")
+    path = request.path if request is not None else ""
+    current = path == href or (href != "/" and path.startswith(href))
+    if current:
+        return format_html('<a href="{}" aria-current="page">{}</a>', href, label)
+    return format_html('<a href="{}">{}</a>', href, label)
+
+
+ACTION_LABELS = {
+    "service.create": "registered the service",
+    "service.update": "changed",
+    "service.archive": "archived the service",
+    "runbook.create": "added runbook",
+    "runbook.update": "edited runbook",
+    "runbook.delete": "deleted runbook",
+    "environment.create": "added environment",
+    "environment.update": "changed environment",
+    "environment.delete": "deleted environment",
+}
+
+
+@register.filter
+def action_label(event: Any) -> str:
+    """An audit event's action in words ("edited runbook")."""
+    return ACTION_LABELS.get(event.action, event.action)
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    if value in (None, "", [], {}):
+        text = "—"
+    elif isinstance(value, list):
+        text = ", ".join(_short(item, 40) for item in value) or "—"
+    elif isinstance(value, dict):
+        text = str(value.get("url") or value.get("title") or ", ".join(f"{k}={v}" for k, v in value.items()))
+    else:
+        text = str(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+@register.filter
+def change_items(event: Any) -> list[tuple[str, str]]:
+    """An audit event's changes as (field, "old → new") pairs of plain text (escaped when shown).
+
+    Updates record each changed field as [old, new]; other actions record plain values."""
+    changes = event.changes
+    if not isinstance(changes, dict):
+        return []
+    pairs = event.action.endswith(".update")
+    items = []
+    for field, value in list(changes.items())[:12]:
+        if pairs and isinstance(value, list) and len(value) == 2:
+            items.append((str(field), f"{_short(value[0])} → {_short(value[1])}"))
+        else:
+            items.append((str(field), _short(value)))
+    return items
+
+
+@register.filter
+def thousands(number: Any) -> str:
+    """12345 → "12,345"."""
+    try:
+        return f"{int(number):,}"
+    except (TypeError, ValueError):
+        return str(number)

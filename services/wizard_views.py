@@ -1,0 +1,397 @@
+"""Web pages of the new-service wizard and of provisioning runs: parse the request, call the
+service layer (scaffolding, provisioning.runs — the same functions the API calls), format."""
+
+from __future__ import annotations
+
+import datetime
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.mixins import LoginRequiredMixin
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
+from django.views import View
+from django_htmx.http import HttpResponseClientRedirect
+
+from services import scaffolding
+from services.api.filters import RunFilter
+from services.errors import CatalogError, InvalidInput, NotFound
+from services.models import ProvisioningRun, RunStep, Team
+from services.permissions import can_own
+from services.provisioning import runs as provisioning_runs
+from services.wizard_forms import INPUT_PREFIX, NewServiceForm
+
+RUNS_PER_PAGE = 25
+NAME_FIELD = INPUT_PREFIX + scaffolding.NAME_INPUT
+STEP_TITLES = {
+    "scaffold.render": "Render the project files",
+    "repo.create": "Create the repository",
+    "repo.push": "Push the first commit",
+    "repo.grant_team": "Give the owner team access",
+    "env.create": "Create the {name} environment",
+    "repo.protect_branch": "Protect the main branch",
+    "catalog.register": "Register the service in the catalog",
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# Formatting helpers.
+
+
+def duration_text(seconds: float | None) -> str:
+    """A short human duration: 0.4 s, 12 s, 3 min 05 s, 1 h 02 min."""
+    if seconds is None:
+        return ""
+    if seconds < 10:
+        return f"{seconds:.1f} s"
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    minutes, secs = divmod(int(seconds), 60)
+    if minutes < 60:
+        return f"{minutes} min {secs:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
+
+
+def _elapsed(start: datetime.datetime | None, end: datetime.datetime | None, now: datetime.datetime,
+             *, running: bool) -> float | None:
+    if start is None:
+        return None
+    if end is not None:
+        return max(0.0, (end - start).total_seconds())
+    return max(0.0, (now - start).total_seconds()) if running else None
+
+
+def step_title(step: RunStep) -> str:
+    title = STEP_TITLES.get(step.action, step.action)
+    return title.format(name=(step.params or {}).get("name", "")) if "{name}" in title else title
+
+
+def service_url(slug: str) -> str:
+    """The new service's page (served by the catalog pages)."""
+    try:
+        return reverse("services:service_detail", kwargs={"slug": slug})
+    except NoReverseMatch:
+        return f"/services/{slug}/"
+
+
+def _template_or_404(name: str) -> scaffolding.Template:
+    try:
+        return scaffolding.template_get(name)
+    except NotFound:
+        raise Http404(f"No golden path named '{name}'.") from None
+
+
+def _bad_request_status(error: CatalogError) -> int:
+    return error.status if error.status in (400, 409) else 400
+
+
+class _PartialLoginRequiredMixin(LoginRequiredMixin):
+    """For fragments fetched by htmx: a signed-out browser goes to the sign-in page as a whole,
+    instead of having it swapped into a part of the page."""
+
+    def handle_no_permission(self) -> HttpResponse:
+        htmx = getattr(self.request, "htmx", None)
+        if htmx and not self.request.user.is_authenticated:
+            login = redirect_to_login(htmx.current_url_abs_path or "/")
+            return HttpResponseClientRedirect(login["Location"])
+        return super().handle_no_permission()
+
+
+# ---------------------------------------------------------------------------------------------
+# The wizard.
+
+
+class TemplateListView(LoginRequiredMixin, View):
+    """Step 1: choose a golden path."""
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        return render(request, "wizard/template_list.html", {"templates": scaffolding.template_list()})
+
+
+class ServiceCreateView(LoginRequiredMixin, View):
+    """Step 2: the form generated from the template's inputs; step 3: the preview; then the run."""
+
+    def get(self, request: HttpRequest, template: str) -> HttpResponse:
+        definition = _template_or_404(template)
+        teams = list(provisioning_runs.owner_teams_for(request.user))
+        form = NewServiceForm(template=definition, teams=teams)
+        return self._form_page(request, form, teams)
+
+    def post(self, request: HttpRequest, template: str) -> HttpResponse:
+        definition = _template_or_404(template)
+        teams = list(provisioning_runs.owner_teams_for(request.user))
+        form = NewServiceForm(request.POST, template=definition, teams=teams)
+        action = request.POST.get("action", "preview")
+        if action == "back":
+            return self._form_page(request, form, teams)
+        form.is_valid()  # parses the posted text; the service layer judges the values below
+        owner = form.cleaned_data.get("owner", "")
+        team = Team.objects.filter(slug=owner.lower()).first() if owner else None
+        if owner and team is None:
+            form.add_error("owner", f"no team '{owner}'")
+        if team is not None and not can_own(request.user, team=team):
+            raise PermissionDenied(f"Only members of {team.name} (or staff) may create services for it.")
+        if action == "create" and form.is_valid():
+            return self._create(request, form, team, teams)
+        values = self._validate(form)
+        # Like run_create, but answered before the user has even seen the files.
+        if values is not None and not form.errors and (
+                problem := provisioning_runs.service_name_problem(values[scaffolding.NAME_INPUT])):
+            form.add_error(NAME_FIELD, problem)
+        if form.errors:
+            return self._form_page(request, form, teams, status=400)
+        try:
+            preview = provisioning_runs.run_preview(template=definition.name, owner=team.slug, inputs=form.inputs())
+        except CatalogError as error:
+            form.add_service_errors(error.errors, error.detail)
+            return self._form_page(request, form, teams, status=_bad_request_status(error))
+        except scaffolding.TemplateBroken as error:
+            form.add_error(None, f"This golden path cannot be rendered, which is a problem of the platform team "
+                                 f"(not of your input): {error}")
+            return self._form_page(request, form, teams, status=500)
+        return render(request, "wizard/service_preview.html", {
+            "form": form, "template": definition, "team": team, "tree": file_tree(preview["files"]),
+            "files": [{**file, "lines": len(file["content"].splitlines()), "anchor": f"file-{index}"}
+                      for index, file in enumerate(preview["files"], start=1)],
+        })
+
+    def _validate(self, form: NewServiceForm) -> dict[str, Any] | None:
+        try:
+            return scaffolding.inputs_validate(form.template, form.inputs())
+        except InvalidInput as error:
+            form.add_service_errors(error.errors, error.detail)
+            return None
+
+    def _create(self, request: HttpRequest, form: NewServiceForm, team: Team, teams: list[Team]) -> HttpResponse:
+        try:
+            run, _created = provisioning_runs.run_create(
+                actor=request.user, template=form.template.name, owner=team.slug, inputs=form.inputs(),
+                idempotency_key=str(form.cleaned_data["idempotency_key"]))
+        except CatalogError as error:
+            if "Idempotency-Key" in error.errors:
+                # This form already started a run with other values: a new key starts another one.
+                data = request.POST.copy()
+                data["idempotency_key"] = str(uuid.uuid4())
+                form = NewServiceForm(data, template=form.template, teams=teams)
+                form.add_error(None, "This form already started a run with other values (see Runs). "
+                                     "Preview again to start a new run with these values.")
+            else:
+                form.add_service_errors(error.errors, error.detail)
+            return self._form_page(request, form, teams, status=_bad_request_status(error))
+        return redirect("wizard:run_detail", pk=run.pk)
+
+    def _form_page(self, request: HttpRequest, form: NewServiceForm, teams: list[Team], *,
+                   status: int = 200) -> HttpResponse:
+        # The name is checked as it is typed (htmx): its form and whether it is free.
+        form.fields[NAME_FIELD].widget.attrs.update({
+            "hx-get": reverse("wizard:service_name_check", kwargs={"template": form.template.name}),
+            "hx-trigger": "input changed delay:300ms, blur", "hx-target": "#name-check", "hx-swap": "innerHTML",
+            "hx-sync": "this:replace",
+        })
+        return render(request, "wizard/service_create.html", {
+            "form": form, "template": form.template, "teams": teams, "name_field": NAME_FIELD,
+        }, status=status)
+
+
+@dataclass(frozen=True)
+class TreeRow:
+    depth: int
+    name: str
+    anchor: str = ""  # set for files: the id of their content below
+
+
+def file_tree(files: list[dict[str, str]]) -> list[TreeRow]:
+    """The preview's file tree: folders first, then files, each indented by its depth."""
+    anchors = {file["path"]: f"file-{index}" for index, file in enumerate(files, start=1)}
+
+    def order(path: str) -> list[tuple[int, str]]:
+        parts = path.split("/")
+        return [(0, part) for part in parts[:-1]] + [(1, parts[-1])]
+
+    rows: list[TreeRow] = []
+    folders: set[str] = set()
+    for path in sorted(anchors, key=order):
+        parts = path.split("/")
+        for depth in range(len(parts) - 1):
+            folder = "/".join(parts[:depth + 1])
+            if folder not in folders:
+                folders.add(folder)
+                rows.append(TreeRow(depth=depth, name=parts[depth] + "/"))
+        rows.append(TreeRow(depth=len(parts) - 1, name=parts[-1], anchor=anchors[path]))
+    return rows
+
+
+class ServiceNameCheckView(_PartialLoginRequiredMixin, View):
+    """Live check of the service name as it is typed: its form, and whether it is free."""
+
+    def get(self, request: HttpRequest, template: str) -> HttpResponse:
+        definition = _template_or_404(template)
+        name = request.GET.get(NAME_FIELD, "").strip()
+        problem = ""
+        if name:
+            try:
+                scaffolding.inputs_validate(definition, {scaffolding.NAME_INPUT: name})
+            except InvalidInput as error:
+                problem = (error.errors.get(NAME_FIELD) or [""])[0]
+            if not problem:
+                problem = provisioning_runs.service_name_problem(name) or ""
+        return render(request, "wizard/partials/_name_check.html", {"name": name, "problem": problem})
+
+
+# ---------------------------------------------------------------------------------------------
+# Runs.
+
+
+@dataclass(frozen=True)
+class StepRow:
+    position: int
+    title: str
+    action: str
+    state: str
+    state_label: str
+    attempts: int
+    duration: str
+    log: str
+    error: str
+
+
+def _can_act(user: Any, run: ProvisioningRun) -> bool:
+    """Members of the owner team, the requester and staff may retry or cancel (as in the API)."""
+    return bool(run.requested_by_id and run.requested_by_id == user.pk) or can_own(user, team=run.owner)
+
+
+def _run_or_404(pk: Any) -> ProvisioningRun:
+    try:
+        return provisioning_runs.run_detail(pk)
+    except ProvisioningRun.DoesNotExist:
+        raise Http404("No such run.") from None
+
+
+def run_context(request: HttpRequest, run: ProvisioningRun) -> dict[str, Any]:
+    """Everything the run page and its live partial show."""
+    now = timezone.now()
+    steps = sorted(run.steps.all(), key=lambda step: step.position)
+    rows = [
+        StepRow(position=step.position, title=step_title(step), action=step.action, state=step.state,
+                state_label=step.get_state_display(), attempts=step.attempts,
+                duration=duration_text(_elapsed(step.started_at, step.finished_at, now,
+                                                 running=step.state == RunStep.State.RUNNING)),
+                log=step.log, error=step.error)
+        for step in steps
+    ]
+    done = sum(1 for step in steps if step.state == RunStep.State.SUCCEEDED)
+    current = next((row for row in rows if row.state == RunStep.State.RUNNING), None)
+    failed = next((row for row in rows if row.state == RunStep.State.FAILED), None)
+    state = run.state
+    active = state in ProvisioningRun.ACTIVE_STATES
+    total = duration_text(_elapsed(run.started_at, run.finished_at, now, running=state == ProvisioningRun.State.RUNNING))
+    if state == ProvisioningRun.State.QUEUED and run.not_before and run.not_before > now:
+        summary = (f"Paused after a temporary fault (such as a rate limit); it resumes by itself at "
+                   f"{timezone.localtime(run.not_before):%H:%M:%S}.")
+    elif state == ProvisioningRun.State.QUEUED:
+        summary = "Waiting for a worker to pick it up."
+    elif state == ProvisioningRun.State.RUNNING:
+        where = f"Step {current.position} of {len(rows)}: {current.title}." if current else "Between steps."
+        summary = where + (" Stopping after this step, as asked." if run.cancel_requested else "")
+    elif state == ProvisioningRun.State.SUCCEEDED:
+        summary = f"Done: {run.service_slug} was created in {total}." if total else f"Done: {run.service_slug} was created."
+    elif state == ProvisioningRun.State.FAILED:
+        summary = f"Stopped at step {failed.position} of {len(rows)}: {failed.title}." if failed else "Stopped."
+    else:
+        summary = "Cancelled: no further steps will run."
+    if failed:
+        reason = f"Slipway could not {failed.title[0].lower()}{failed.title[1:]}: {failed.error or run.error}"
+    else:
+        reason = run.error
+    return {
+        "run": run, "steps": rows, "done": done, "total_steps": len(rows), "summary": summary, "active": active,
+        "duration": total, "reason": reason, "failed_step": failed,
+        "can_act": _can_act(request.user, run),
+        "service_url": service_url(run.service_slug),
+        "show_web_link": bool(run.web_url) and run.web_url.startswith(("https://", "http://")),
+    }
+
+
+class RunDetailView(LoginRequiredMixin, View):
+    """A run, step by step, updated live while it is queued or running."""
+
+    def get(self, request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
+        run = _run_or_404(pk)
+        return render(request, "runs/run_detail.html", run_context(request, run))
+
+
+class RunStatusView(_PartialLoginRequiredMixin, View):
+    """The live part of the run page, polled about every second until the run is finished."""
+
+    def get(self, request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
+        run = _run_or_404(pk)
+        return render(request, "runs/partials/_run_status.html", run_context(request, run))
+
+
+class _RunActionView(LoginRequiredMixin, View):
+    done_message = ""
+
+    def act(self, request: HttpRequest, run: ProvisioningRun) -> ProvisioningRun:
+        raise NotImplementedError
+
+    def post(self, request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
+        try:
+            run = provisioning_runs.run_list().get(pk=pk)
+        except ProvisioningRun.DoesNotExist:
+            raise Http404("No such run.") from None
+        if not _can_act(request.user, run):
+            raise PermissionDenied(f"Only members of {run.owner.name}, the requester or staff may change this run.")
+        try:
+            self.act(request, run)
+        except CatalogError as error:
+            messages.error(request, error.detail)
+        else:
+            messages.success(request, self.done_message)
+        return redirect("wizard:run_detail", pk=run.pk)
+
+
+class RunRetryView(_RunActionView):
+    """Resume a failed run from its failed step."""
+
+    done_message = "Retrying from the failed step; the steps that succeeded are kept."
+
+    def act(self, request: HttpRequest, run: ProvisioningRun) -> ProvisioningRun:
+        return provisioning_runs.run_retry(actor=request.user, run=run)
+
+
+class RunCancelView(_RunActionView):
+    """Stop a queued run now, or a running one after its current step."""
+
+    done_message = "Cancel requested: no further steps will start."
+
+    def act(self, request: HttpRequest, run: ProvisioningRun) -> ProvisioningRun:
+        return provisioning_runs.run_cancel(actor=request.user, run=run)
+
+
+class RunListView(LoginRequiredMixin, View):
+    """My runs or all runs, filtered by state, template and team, a page at a time."""
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        scope = "all" if request.GET.get("scope") == "all" else "mine"
+        data = request.GET.copy()
+        data["mine"] = "true" if scope == "mine" else ""
+        runs = RunFilter(data, queryset=provisioning_runs.run_list().order_by("-created_at"), request=request)
+        page = Paginator(runs.qs, RUNS_PER_PAGE).get_page(request.GET.get("page"))
+        now = timezone.now()
+        rows = [(run, duration_text(_elapsed(run.started_at, run.finished_at, now,
+                                             running=run.state == ProvisioningRun.State.RUNNING)))
+                for run in page.object_list]
+        return render(request, "runs/run_list.html", {
+            "scope": scope, "page": page, "rows": rows, "filters": runs.form,
+            "states": ProvisioningRun.State.choices, "templates": scaffolding.template_list(),
+            "teams": Team.objects.order_by("name", "slug").only("slug", "name"),
+            "selected": {key: request.GET.get(key, "") for key in ("state", "template", "owner")},
+        })
