@@ -92,6 +92,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "services.context_processors.portal",
             ],
         },
     },
@@ -134,6 +135,20 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
+# Optional single sign-on (OpenID Connect), on when SLIPWAY_OIDC_CLIENT_ID is set.
+SLIPWAY_OIDC_ENABLED = bool(env.str("SLIPWAY_OIDC_CLIENT_ID", default=""))
+if SLIPWAY_OIDC_ENABLED:
+    INSTALLED_APPS.append("mozilla_django_oidc")
+    AUTHENTICATION_BACKENDS = ["services.auth.SlipwayOIDCBackend", "django.contrib.auth.backends.ModelBackend"]
+    OIDC_RP_CLIENT_ID = env.str("SLIPWAY_OIDC_CLIENT_ID")
+    OIDC_RP_CLIENT_SECRET = secret("SLIPWAY_OIDC_CLIENT_SECRET")
+    OIDC_OP_AUTHORIZATION_ENDPOINT = env.str("SLIPWAY_OIDC_AUTHORIZATION_ENDPOINT")
+    OIDC_OP_TOKEN_ENDPOINT = env.str("SLIPWAY_OIDC_TOKEN_ENDPOINT")
+    OIDC_OP_USER_ENDPOINT = env.str("SLIPWAY_OIDC_USER_ENDPOINT")
+    OIDC_OP_JWKS_ENDPOINT = env.str("SLIPWAY_OIDC_JWKS_ENDPOINT", default="")
+    OIDC_RP_SIGN_ALGO = env.str("SLIPWAY_OIDC_SIGN_ALGO", default="RS256")
+    OIDC_RP_SCOPES = env.str("SLIPWAY_OIDC_SCOPES", default="openid email profile")
+    LOGIN_REDIRECT_URL_FAILURE = "/accounts/login/"
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/"

@@ -1,5 +1,6 @@
 """Top-level routes: web pages, the API and its docs, health, admin."""
 
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
@@ -20,3 +21,6 @@ urlpatterns = [
     path("", include("services.wizard_urls")),
     path("", include("services.urls")),
 ]
+
+if settings.SLIPWAY_OIDC_ENABLED:
+    urlpatterns.insert(0, path("oidc/", include("mozilla_django_oidc.urls")))
