@@ -48,7 +48,8 @@ def main() -> int:
     from django.test import Client
 
     call_command("migrate", verbosity=0)
-    call_command("import_catalog", str(CATALOG), stdout=open(os.devnull, "w"))
+    with open(os.devnull, "w") as quiet:
+        call_command("import_catalog", str(CATALOG), stdout=quiet)
     user = get_user_model().objects.create_user("bench-viewer", password="bench-password-1")
     client = Client()
     client.force_login(user)
