@@ -124,8 +124,9 @@ CACHES = {
 CACHES["default"].setdefault("OPTIONS", {})
 if CACHES["default"]["BACKEND"].endswith("LocMemCache"):
     CACHES["default"]["OPTIONS"]["MAX_ENTRIES"] = 20_000
-    # Bounded so a web worker stays small whatever the mix of queries: ~1,000 pages of <=512 KiB.
-    CACHES["responses"]["OPTIONS"] = {"MAX_ENTRIES": 1_000}
+    # Bounded so a web worker stays small whatever the mix of queries: at most 300 answers of at most
+    # 256 KiB (services.middleware.MAX_CACHED_BODY); a page of 50 services is ~35 KiB.
+    CACHES["responses"]["OPTIONS"] = {"MAX_ENTRIES": 300}
 else:
     CACHES["responses"]["KEY_PREFIX"] = "resp"
 SLIPWAY_RESPONSE_CACHE_SECONDS = env.int("SLIPWAY_RESPONSE_CACHE_SECONDS", default=600)
