@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from services.models import ProvisioningRun, RunStep, Service
+from services.models import ProvisioningRun, Runbook, RunStep, Service
 from services.provisioning import runs as provisioning_runs
 from tests.factories import MembershipFactory, ServiceFactory, TeamFactory, UserFactory
 from tests.worker import celery_worker
@@ -152,6 +152,16 @@ def test_create_a_service_through_the_wizard_and_watch_the_run_succeed_live(page
     assert navigation.value.status == 200
     expect(page.locator("h1")).to_contain_text("ledger-api")
     assert Service.objects.get(slug="ledger-api").owner_team == team
+
+    # ... and its runbook, made from the scaffold's docs/runbook.md, is edited by its owner.
+    page.locator("#runbooks").get_by_role("link", name="ledger-api runbook").click()
+    expect(page.locator("#runbook-title")).to_have_text("ledger-api runbook")
+    page.get_by_role("link", name="Edit ledger-api runbook").click()
+    page.get_by_label("Body").fill("# ledger-api\n\nRestart it with `make restart`, then check `/healthz`.\n")
+    page.get_by_role("button", name="Save").click()
+    expect(page.locator(".message")).to_have_text("Runbook saved.")
+    assert Runbook.objects.get(service__slug="ledger-api").revisions.count() == 2
+    shoot("new-service-runbook-edited")
 
     # The runs list shows it.
     page.goto(f"{live_server.url}/runs/")
