@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import secrets
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -60,10 +61,15 @@ def audit_record(
 
 
 def bump_generation() -> None:
-    """Invalidate every cached catalog answer: called inside each write's transaction."""
-    updated = CatalogGeneration.objects.filter(pk=1).update(value=models.F("value") + 1)
+    """Invalidate every cached catalog answer: called inside each write's transaction.
+
+    The counter jumps by a random step, not by one: after a database restore (or a rolled-back
+    transaction) it could otherwise come back to a value a shared cache already holds answers for,
+    computed from data that no longer exists."""
+    step = secrets.randbelow(2**31) + 1
+    updated = CatalogGeneration.objects.filter(pk=1).update(value=models.F("value") + step)
     if not updated:
-        CatalogGeneration.objects.get_or_create(pk=1, defaults={"value": 1})
+        CatalogGeneration.objects.get_or_create(pk=1, defaults={"value": step})
 
 
 def current_generation() -> int:
