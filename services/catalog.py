@@ -436,6 +436,8 @@ def team_update(*, actor: Any, team: Team, data: dict[str, Any]) -> Team:
         raise InvalidInput(f"Unknown fields: {', '.join(sorted(unknown))}.", {f: ["unknown field"] for f in unknown})
     values.update(data)
     changes = _changes(team, values)
+    if "github_team_slug" in changes:
+        team.github_team_id = None  # learnt again from GitHub by the next run
     if changes:
         team.save()
         audit_record(actor=actor, action="team.update", obj=team, changes=changes)

@@ -24,6 +24,9 @@ class Team(models.Model):
     chat_channel = models.CharField(max_length=200, blank=True)
     on_call = models.CharField(max_length=500, blank=True, help_text="Schedule name or URL.")
     github_team_slug = models.CharField(max_length=100, blank=True)
+    github_team_id = models.PositiveBigIntegerField(
+        null=True, blank=True, help_text="Learnt from GitHub by the first run; spares later runs a lookup."
+    )
     team_type = models.CharField(max_length=50, blank=True, default="team")
     annotations = models.JSONField(default=dict, blank=True)
     declared_by_import = models.BooleanField(

@@ -15,7 +15,7 @@ from django.db import transaction
 
 from services import catalog, scaffolding
 from services.errors import CatalogError
-from services.models import Environment, ProvisioningRun, Runbook, RunStep, Service
+from services.models import Environment, ProvisioningRun, Runbook, RunStep, Service, Team
 from services.provisioning.hosts.base import EnvironmentSpec, PermanentHostError, Repository, RepositoryHost
 
 RUN_ANNOTATION = "slipway.dev/provisioning-run"
@@ -112,7 +112,10 @@ def repo_push(context: StepContext) -> dict[str, Any]:
 def repo_grant_team(context: StepContext) -> dict[str, Any]:
     """Give the owning team write access."""
     team = owner_github_team(context.run)
-    result = context.host.grant_team(repository=context.repository(), team=team, permission="push")
+    known = context.run.owner.github_team_id if context.run.host == "github" else None
+    result = context.host.grant_team(repository=context.repository(), team=team, permission="push", team_id=known)
+    if result.get("team_id") and result["team_id"] != known:
+        Team.objects.filter(pk=context.run.owner_id).update(github_team_id=result["team_id"])
     context.log(f"team {team} may push" if "skipped" not in result else f"no team access: {result['skipped']}")
     return {"team": team, "permission": "push", **result}
 

@@ -1,9 +1,9 @@
 """The GitHub host, through PyGithub (the only module that imports it).
 
-A run costs 9 writes for a repository with 3 environments, whatever the number of files: create
+A run costs 9 calls for a repository with 3 environments, whatever the number of files: create
 the repository (auto_init), one tree with every file inline, one root commit, force-update the
-branch, grant the team, one PUT per environment, protect the branch — plus one GET for the owning
-team's id (environment reviewers are named by id). Calls go through PyGithub's requester so no
+branch, grant the team, one PUT per environment, protect the branch. A team's first run adds one
+GET for the team's id (environment reviewers are named by id), which the catalog then keeps. Calls go through PyGithub's requester so no
 object is fetched that we do not need.
 
 PyGithub's own retries are off: a blind retry of a POST can create twice, and its rate-limit waits
@@ -226,10 +226,14 @@ class GitHubHost:
             self.team_ids[slug] = int(team["id"])
         return self.team_ids[slug]
 
-    def grant_team(self, *, repository: Repository, team: str, permission: str) -> dict[str, Any]:
-        """Give the team access (an organisation repository only); answers the team's id."""
+    def grant_team(self, *, repository: Repository, team: str, permission: str,
+                   team_id: int | None = None) -> dict[str, Any]:
+        """Give the team access (an organisation repository only); answers the team's id, looked up
+        unless the caller knows it already."""
         if not self.organisation:
             return {"skipped": "repositories owned by a user have no teams"}
+        if team_id:
+            self.team_ids[team] = team_id
         team_id = self._team_id(team)
         try:
             self._call("PUT", f"/orgs/{self.organisation}/teams/{team}/repos/{repository.full_name}",

@@ -126,7 +126,7 @@ class LocalHost:
         self._git("update-ref", "refs/heads/main", commit, "0" * 40, git_dir=git_dir)
         return commit
 
-    def grant_team(self, *, repository: Repository, team: str, permission: str) -> dict:
+    def grant_team(self, *, repository: Repository, team: str, permission: str, team_id: int | None = None) -> dict:
         """Record the team's access."""
         self.calls += 1
         path, record = self._record(repository)

@@ -200,3 +200,10 @@ def test_github_app_installation_auth_creates_repositories(fake_github):
                       installation_id="42", write_spacing=0)
     assert host.create_repository(name="ledger", description="d", run_id=RUN).full_name == "acme/ledger"
     assert fake_github.installation_tokens()
+
+
+def test_a_known_team_id_spares_the_lookup_so_a_run_costs_exactly_nine_calls(host, fake_github):
+    repository = host.create_repository(name="ledger", description="d", run_id=RUN)
+    fake_github.reset_calls()
+    assert host.grant_team(repository=repository, team="payments", permission="push", team_id=7) == {"team_id": 7}
+    assert [method for method, _, _ in fake_github.calls] == ["PUT"]

@@ -136,3 +136,14 @@ def test_a_failed_run_is_retried_from_its_failed_step(member_client, gh_team, gi
         ("PUT", "/repos/acme/ledger-api/environments/production"),
         ("PUT", "/repos/acme/ledger-api/branches/main/protection"),
     ]
+
+
+def test_the_team_id_is_remembered_so_the_next_run_makes_nine_calls(member_client, gh_team, github):
+    assert start_and_wait(member_client).state == "succeeded"
+    gh_team.refresh_from_db()
+    assert gh_team.github_team_id == 7
+    github.reset_calls()
+    run = start_and_wait(member_client, service_name="ledger-two")
+    assert run.state == "succeeded", run.error
+    assert run.api_calls == 9 and len(github.calls) == 9
+    assert all(method != "GET" for method, _, _ in github.calls)
