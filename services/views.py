@@ -135,14 +135,16 @@ class ServiceListView(LoginRequiredMixin, View):
 
     def get(self, request: HttpRequest) -> HttpResponse:
         filterset = ServiceFilter(request.GET, queryset=catalog.service_rows())
-        valid = filterset.is_valid()
+        errors = {} if filterset.is_valid() else dict(filterset.errors)
         sort = request.GET.get("sort", "slug")
         if sort not in SERVICE_SORTS:
+            errors["sort"] = [f"Sort by one of: {', '.join(SERVICE_SORTS)}."]
             sort = "slug"
+        valid = not errors
         queryset = filterset.qs.order_by(*SERVICE_SORTS[sort]) if valid else Service.objects.none()
         page = Paginator(queryset, PAGE_SIZE).get_page(_page_number(request))
         context = {
-            "filter_errors": filterset.errors if not valid else {},
+            "filter_errors": errors,
             "params": request.GET,
             "page": page,
             "services": page.object_list,
@@ -347,7 +349,7 @@ class RunbookDetailView(LoginRequiredMixin, View):
     def get(self, request: HttpRequest, slug: str, runbook_slug: str) -> HttpResponse:
         runbook = _runbook_or_404(slug, runbook_slug)
         return render(request, "runbooks/runbook_detail.html", {
-            "runbook": runbook, "service": runbook.service, "html": render_markdown(runbook.body),
+            "runbook": runbook, "service": runbook.service, "html": render_markdown(runbook.body, title=runbook.title),
             "stale": catalog.runbook_is_stale(runbook), "stale_after": catalog.RUNBOOK_STALE_AFTER_DAYS,
             "can_edit": can_edit_service(request.user, runbook.service), "nav": "catalog",
             "revision_count": runbook.revisions.count(),

@@ -181,3 +181,10 @@ def test_runbook_pages_cost_a_fixed_number_of_queries(viewer_web, member, runboo
     # Expect 4 queries: session, user, the runbook (service joined), its revisions (authors joined).
     with django_assert_max_num_queries(4):
         assert viewer_web.get(PAGE + "history/").status_code == 200
+
+
+def test_a_runbook_heading_that_repeats_its_title_is_not_shown_twice():
+    from services.markdown import render_markdown
+
+    assert render_markdown("# Ledger runbook\n\nRestart it.", title="Ledger Runbook") == "<p>Restart it.</p>\n"
+    assert "<h1>Other</h1>" in render_markdown("# Other\n\nRestart it.", title="Ledger runbook")
