@@ -28,7 +28,7 @@ CACHED_PREFIXES = tuple(
 MAX_CACHED_BODY = 256 * 1024
 TOKEN_SECONDS = 300
 TOKEN_MEMO_ENTRIES = 10_000
-_TOKEN = re.compile(r"^Token ([0-9a-fA-F]{40})$")
+_TOKEN = re.compile(r"^Token (slw_[A-Za-z0-9_-]{20,80})$")
 _REQUEST_ID = re.compile(r"^[\w.-]{1,64}$")
 
 
@@ -131,22 +131,25 @@ class FastApiMiddleware:
     def _token_valid(self, key: str, generation: int) -> bool:
         cache_key = f"t:{generation}:{_digest(key)}"
         # A plain dict in front of the cache: its lookup is a tenth of the cache's (key validation,
-        # pickling, locking). Keyed by generation like the cache (a revoked token or a deactivated
-        # user bumps it), and kept no longer than the cache keeps it.
+        # pickling, locking). Keyed by generation like the cache (revoking a token or deactivating a
+        # user bumps it); what is kept is the token's expiry, checked on every request, so an
+        # expired token is refused the second it expires.
         now = time.monotonic()
         memo = self._token_memo.get(cache_key)
         if memo is not None and memo[1] > now:
-            return memo[0]
-        known = self.tokens.get(cache_key)
-        if known is None:
-            from rest_framework.authtoken.models import Token
+            valid_until = memo[0]
+        else:
+            valid_until = self.tokens.get(cache_key)
+            if valid_until is None:
+                from services.tokens import token_valid_until
 
-            known = Token.objects.filter(key=key, user__is_active=True).exists()
-            self.tokens.set(cache_key, known, timeout=TOKEN_SECONDS)
-        if len(self._token_memo) >= TOKEN_MEMO_ENTRIES:
-            self._token_memo.clear()
-        self._token_memo[cache_key] = (known, now + TOKEN_SECONDS)
-        return known
+                found = token_valid_until(key)
+                valid_until = -1.0 if found is None else found
+                self.tokens.set(cache_key, valid_until, timeout=TOKEN_SECONDS)
+            if len(self._token_memo) >= TOKEN_MEMO_ENTRIES:
+                self._token_memo.clear()
+            self._token_memo[cache_key] = (valid_until, now + TOKEN_SECONDS)
+        return valid_until == 0.0 or valid_until > time.time()
 
     @staticmethod
     def _cached(body: bytes) -> HttpResponse:

@@ -7,10 +7,10 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db.models.signals import m2m_changed, post_delete, post_save
-from rest_framework.authtoken.models import Token
 
 from services.audit import bump_generation
 from services.models import (
+    ApiToken,
     Domain,
     Environment,
     Membership,
@@ -22,7 +22,7 @@ from services.models import (
     Team,
 )
 
-CATALOG_MODELS = (Team, Membership, Profile, Domain, System, Service, ServiceDependency, Runbook, Environment, Token,
+CATALOG_MODELS = (Team, Membership, Profile, Domain, System, Service, ServiceDependency, Runbook, Environment, ApiToken,
                   get_user_model())
 
 

@@ -25,4 +25,5 @@ urlpatterns = [
     path("teams/", views.TeamListView.as_view(), name="team_list"),
     path("teams/<str:slug>/", views.TeamDetailView.as_view(), name="team_detail"),
     path("ownership/", views.OwnershipView.as_view(), name="ownership"),
+    path("tokens/", views.ApiTokenListView.as_view(), name="token_list"),
 ]

@@ -23,7 +23,7 @@ from django.urls import reverse
 from django.views import View
 from django_htmx.http import HttpResponseClientRedirect
 
-from services import catalog, ownership
+from services import catalog, ownership, tokens
 from services.api.filters import ServiceFilter, TeamFilter
 from services.errors import CatalogError, InvalidInput, NotFound
 from services.forms import OwnershipQueryForm, RunbookCreateForm, RunbookForm, ServiceForm
@@ -489,3 +489,38 @@ def _int(value: str | None, default: int) -> int:
 def runbook_list_redirect(request: HttpRequest, slug: str) -> HttpResponse:
     """/services/<slug>/runbooks/ lists the runbooks on the service page."""
     return redirect(reverse("services:service_detail", kwargs={"slug": slug}) + "#runbooks")
+
+
+class ApiTokenListView(LoginRequiredMixin, View):
+    """My API tokens: create one (its key shown once), see them all, revoke one."""
+
+    def _page(self, request: HttpRequest, *, key: str = "", errors: dict | None = None, status: int = 200,
+              values: dict | None = None) -> HttpResponse:
+        context = {"tokens": tokens.token_list(request.user), "new_key": key, "errors": errors or {},
+                   "values": values or {}, "nav": ""}
+        return render(request, "tokens/token_list.html", context, status=status)
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        return self._page(request)
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        if "revoke" in request.POST:
+            try:
+                token = tokens.token_of(request.user, request.POST["revoke"])
+            except CatalogError:
+                raise Http404("No such token.") from None
+            tokens.token_revoke(actor=request.user, token=token)
+            messages.success(request, f"Token “{token.name}” is revoked: it is refused from now on.")
+            return redirect("services:token_list")
+        name = request.POST.get("name", "")
+        raw_days = request.POST.get("expires_in_days", "").strip()
+        try:
+            days = int(raw_days) if raw_days else None
+        except ValueError:
+            return self._page(request, errors={"expires_in_days": ["a whole number of days"]}, status=400,
+                              values=request.POST)
+        try:
+            _, key = tokens.token_create(actor=request.user, user=request.user, name=name, expires_in_days=days)
+        except CatalogError as error:
+            return self._page(request, errors=error.errors, status=400, values=request.POST)
+        return self._page(request, key=key)

@@ -6,7 +6,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from services.models import Membership
-from tests.factories import MembershipFactory, ServiceFactory, TeamFactory, TokenFactory, UserFactory
+from tests.factories import MembershipFactory, ServiceFactory, TeamFactory, UserFactory, token_for
 
 
 @pytest.fixture(autouse=True)
@@ -21,10 +21,10 @@ def _fresh_caches():
 
 def _client_for(user) -> APIClient:
     client = APIClient()
-    token = TokenFactory(user=user)
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    key = token_for(user)
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
     client.user = user
-    client.token = token.key
+    client.token = key
     return client
 
 

@@ -13,6 +13,7 @@ from rest_framework.reverse import reverse
 from services.catalog import owner_ref, person_name
 from services.markdown import render_markdown
 from services.models import (
+    ApiToken,
     Domain,
     Environment,
     Membership,
@@ -396,3 +397,24 @@ class RunDetailSerializer(RunSerializer):
 
     class Meta(RunSerializer.Meta):
         fields = [*RunSerializer.Meta.fields, "steps"]
+
+
+class ApiTokenSerializer(serializers.ModelSerializer):
+    state = serializers.ChoiceField(choices=["active", "expired", "revoked"], read_only=True)
+
+    class Meta:
+        model = ApiToken
+        fields = ["id", "name", "prefix", "state", "created_at", "expires_at", "revoked_at", "last_used_at"]
+
+
+
+class ApiTokenCreatedSerializer(ApiTokenSerializer):
+    key = serializers.CharField(help_text="The token itself: shown this once, never stored.")
+
+    class Meta(ApiTokenSerializer.Meta):
+        fields = [*ApiTokenSerializer.Meta.fields, "key"]
+
+
+class ApiTokenRequestSerializer(StrictSerializer):
+    name = serializers.CharField(max_length=100)
+    expires_in_days = serializers.IntegerField(min_value=1, max_value=3650, required=False, allow_null=True)

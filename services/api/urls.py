@@ -16,6 +16,7 @@ router.register("systems", views.SystemViewSet, basename="system")
 router.register("domains", views.DomainViewSet, basename="domain")
 router.register("templates", views.TemplateViewSet, basename="template")
 router.register("runs", views.RunViewSet, basename="run")
+router.register("tokens", views.ApiTokenViewSet, basename="token")
 
 urlpatterns = [
     path("ownership/", views.OwnershipView.as_view(), name="ownership"),

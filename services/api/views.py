@@ -16,7 +16,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from services import catalog, ownership, scaffolding
+from services import catalog, ownership, scaffolding, tokens
 from services.api import serializers as s
 from services.api.filters import (
     EnvironmentFilter,
@@ -425,3 +425,33 @@ class RunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
         run = provisioning_runs.run_cancel(actor=request.user, run=self._editable())
         return Response(s.RunDetailSerializer(run, context=self.get_serializer_context()).data,
                         status=status.HTTP_202_ACCEPTED)
+
+
+@extend_schema_view(
+    list=extend_schema(summary="My API tokens (never their keys)"),
+    create=extend_schema(summary="Create an API token: the key is in this answer only",
+                         request=s.ApiTokenRequestSerializer, responses={201: s.ApiTokenCreatedSerializer, **ERRORS}),
+    destroy=extend_schema(summary="Revoke one of my tokens (refused at once from then on)",
+                          responses={204: None, 404: ErrorSerializer}),
+)
+class ApiTokenViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+    """A person's own API tokens: named, listed, expired and revoked by their owner."""
+
+    serializer_class = s.ApiTokenSerializer
+    filter_backends: list = []
+    lookup_value_regex = r"[0-9]{1,18}"
+
+    def get_queryset(self) -> QuerySet:
+        return tokens.token_list(self.request.user)
+
+    def create(self, request: Request) -> Response:
+        data = s.ApiTokenRequestSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        token, key = tokens.token_create(actor=request.user, user=request.user, name=data.validated_data["name"],
+                                         expires_in_days=data.validated_data.get("expires_in_days"))
+        token.key = key
+        return Response(s.ApiTokenCreatedSerializer(token).data, status=status.HTTP_201_CREATED)
+
+    def destroy(self, request: Request, pk: str) -> Response:
+        tokens.token_revoke(actor=request.user, token=tokens.token_of(request.user, pk))
+        return Response(status=status.HTTP_204_NO_CONTENT)

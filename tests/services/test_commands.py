@@ -7,7 +7,6 @@ import json
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from rest_framework.authtoken.models import Token
 
 from services.models import Membership
 from tests.factories import MembershipFactory, ServiceFactory, TeamFactory, UserFactory
@@ -70,14 +69,20 @@ def test_whoowns_exits_2_for_bad_usage(org):
     assert caught.value.returncode == 2
 
 
-def test_api_token_prints_the_same_token_each_time_and_it_authenticates(org, client):
+def test_api_token_prints_a_new_hashed_token_that_authenticates_until_revoked(org, client):
+    from services.models import ApiToken
+    from services.tokens import key_digest
+
     UserFactory(username="bot")
-    key = run("api_token", "bot").strip()
-    assert key == run("api_token", "bot").strip()
-    assert Token.objects.get(user__username="bot").key == key
+    key = run("api_token", "bot", "--name", "deploy bot").strip()
+    assert key.startswith("slw_") and run("api_token", "bot").strip() != key  # a new one each time
+    token = ApiToken.objects.get(digest=key_digest(key))
+    assert token.name == "deploy bot" and key not in str(ApiToken.objects.values_list())  # only its hash
+    assert client.get("/api/v1/services/", HTTP_AUTHORIZATION=f"Token {key}").status_code == 200
+    assert "deploy bot" in run("api_token", "bot", "--list")
+    run("api_token", "bot", "--revoke", str(token.pk))
     response = client.get("/api/v1/services/", HTTP_AUTHORIZATION=f"Token {key}")
-    assert response.status_code == 200
-    assert run("api_token", "bot", "--rotate").strip() != key
+    assert response.status_code == 401 and "revoked" in response.json()["detail"]
 
 
 def test_api_token_for_an_unknown_user_is_an_error(db):

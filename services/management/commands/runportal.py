@@ -50,7 +50,7 @@ class Command(BaseCommand):
         self.stdout.write(self.style.SUCCESS(
             f"\nSlipway is starting at {url}\n"
             f"  Sign in as admin / {password}  (saved in {self._password_file()})\n"
-            f"  API docs: {url}api/docs/   API token: python manage.py api_token admin\n"
+            f"  API docs: {url}api/docs/   new API token: python manage.py api_token admin\n"
             f"  Data directory: {settings.DATA_DIR}\n"
             "  Ctrl-C stops the web server, the worker and beat.\n"
         ))

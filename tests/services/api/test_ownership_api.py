@@ -116,16 +116,19 @@ def test_a_cached_answer_follows_a_change_of_owner(viewer_client, staff_client, 
 
 
 def test_a_revoked_token_is_refused_even_after_a_cached_answer(viewer_client, org):
-    from rest_framework.authtoken.models import Token
+    from services.models import ApiToken
 
     assert viewer_client.get(URL, {"service": "ledger"}).status_code == 200
-    Token.objects.filter(key=viewer_client.token).delete()
+    from services.tokens import key_digest, token_revoke
+
+    token_revoke(actor=None, token=ApiToken.objects.get(digest=key_digest(viewer_client.token)))
     assert viewer_client.get(URL, {"service": "ledger"}).status_code == 401
 
 
 def test_ownership_by_repo_costs_few_queries_and_one_on_a_repeat(viewer_client, org, django_assert_max_num_queries):
-    # Cold: generation, token check, token+user, service, team with members (2), parents (2).
-    with django_assert_max_num_queries(9):
+    # Cold: generation, token check, token+user, last-used stamp, service, team with members (2),
+    # parents (2).
+    with django_assert_max_num_queries(10):
         viewer_client.get(URL, {"repo": "acme/ledger"})
     # Warm: the catalog generation only (the token check is cached too).
     with django_assert_max_num_queries(1):

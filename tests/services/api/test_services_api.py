@@ -87,9 +87,10 @@ def test_list_costs_a_fixed_number_of_queries(viewer_client, django_assert_max_n
     services = ServiceFactory.create_batch(rows, owner_team=team)
     for service in services:
         ServiceDependency.objects.create(service=service, target_ref="component:default/other")
-    # Expect 6 queries: catalog generation (response cache key), token check of the fast path,
-    # token and user (DRF), count, services with owner and system joined, their dependencies.
-    with django_assert_max_num_queries(6):
+    # Expect 7 queries: catalog generation (response cache key), token check of the fast path,
+    # token and user (DRF), the token's last-used stamp (at most once a minute), count, services
+    # with owner and system joined, their dependencies.
+    with django_assert_max_num_queries(7):
         response = viewer_client.get(LIST, {"page_size": 50})
     assert len(response.json()["results"]) == rows
 
