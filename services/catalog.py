@@ -595,44 +595,38 @@ def environment_delete(*, actor: Any, environment: Environment) -> None:
 # Systems and domains (Backstage groupings).
 
 
+def _grouping_upsert(model: type[System] | type[Domain], *, actor: Any, slug: str, name: str, description: str,
+                     owner: str | None, **extra: Any) -> Any:
+    """Create a system or domain, or set all its fields (an upsert: what is not given is cleared)."""
+    slug = _validate_team_slug(slug)
+    values = {
+        "name": name or slug, "description": description, **extra,
+        "owner": resolve_team(parse_entity_ref(owner, default_kind="group", field="owner").name, field="owner")
+        if owner else None,
+    }
+    row, created = model.objects.get_or_create(slug=slug, defaults=values)
+    changes = values if created else _changes(row, values)
+    if not created and changes:
+        row.save()
+    if created or changes:
+        kind = model._meta.model_name
+        audit_record(actor=actor, action=f"{kind}.create" if created else f"{kind}.update", obj=row,
+                     changes={k: _plain(v) for k, v in changes.items()})
+    return row
+
+
 @transaction.atomic
 def system_upsert(*, actor: Any, slug: str, name: str = "", description: str = "", domain: str | None = None,
                   owner: str | None = None) -> System:
     """Create a system, or set all its fields (an upsert: what is not given is cleared)."""
-    slug = _validate_team_slug(slug)
     domain_row = Domain.objects.filter(slug=domain.lower()).first() if domain else None
     if domain and domain_row is None:
         raise InvalidInput.field("domain", f"no domain '{domain}'")
-    values = {
-        "name": name or slug, "description": description,
-        "domain": domain_row,
-        "owner": resolve_team(parse_entity_ref(owner, default_kind="group", field="owner").name, field="owner")
-        if owner else None,
-    }
-    system, created = System.objects.get_or_create(slug=slug, defaults=values)
-    changes = values if created else _changes(system, values)
-    if not created and changes:
-        system.save()
-    if created or changes:
-        audit_record(actor=actor, action="system.create" if created else "system.update", obj=system,
-                     changes={k: _plain(v) for k, v in changes.items()})
-    return system
+    return _grouping_upsert(System, actor=actor, slug=slug, name=name, description=description, owner=owner,
+                            domain=domain_row)
 
 
 @transaction.atomic
 def domain_upsert(*, actor: Any, slug: str, name: str = "", description: str = "", owner: str | None = None) -> Domain:
     """Create a domain, or set all its fields (an upsert: what is not given is cleared)."""
-    slug = _validate_team_slug(slug)
-    values = {
-        "name": name or slug, "description": description,
-        "owner": resolve_team(parse_entity_ref(owner, default_kind="group", field="owner").name, field="owner")
-        if owner else None,
-    }
-    domain, created = Domain.objects.get_or_create(slug=slug, defaults=values)
-    changes = values if created else _changes(domain, values)
-    if not created and changes:
-        domain.save()
-    if created or changes:
-        audit_record(actor=actor, action="domain.create" if created else "domain.update", obj=domain,
-                     changes={k: _plain(v) for k, v in changes.items()})
-    return domain
+    return _grouping_upsert(Domain, actor=actor, slug=slug, name=name, description=description, owner=owner)
