@@ -290,6 +290,10 @@ if not DEBUG and env.bool("SLIPWAY_BEHIND_TLS", default=False):
     CSRF_COOKIE_SECURE = True
     SECURE_HSTS_SECONDS = 31_536_000
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    # Joining browsers' HSTS preload list binds the whole domain for good: the domain owner's call.
+    SECURE_HSTS_PRELOAD = env.bool("SLIPWAY_HSTS_PRELOAD", default=False)
+    if not SECURE_HSTS_PRELOAD:
+        SILENCED_SYSTEM_CHECKS = ["security.W021"]
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
