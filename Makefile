@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 
-.PHONY: run test lint bench install clean
+.PHONY: run test lint bench bench-load bench-github fuzz install clean
 
 $(VENV)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Slipway needs Python 3.11 or newer; set PYTHON=python3.11")'
@@ -28,6 +28,18 @@ lint: $(VENV)/.installed
 ## Benchmarks (bench/README.md): import, ownership lookups, lists; SQLite and PostgreSQL.
 bench: $(VENV)/.installed
 	$(PY) bench/run.py $(BENCH_ARGS)
+
+## Long property tests and schemathesis (Hypothesis profile `fuzz`), stopped after 15 minutes at most.
+fuzz: $(VENV)/.installed
+	HYPOTHESIS_PROFILE=fuzz timeout 900 $(PY) -m pytest tests/properties tests/fuzz tests/web/test_stored_xss.py -q $(PYTEST_ARGS)
+
+## Mixed load, production shape (gunicorn, PostgreSQL, Redis, a worker): 64 clients for 60 s. Needs wrk.
+bench-load: $(VENV)/.installed
+	$(PY) bench/load.py $(BENCH_ARGS)
+
+## 50 runs at once against the fake GitHub (100 ms a call, secondary limits enforced, writes spaced).
+bench-github: $(VENV)/.installed
+	$(PY) bench/github_runs.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) var

@@ -26,6 +26,12 @@ x-ratelimit-remaining 0 + reset), too_many_requests (429), apply_then_fail (do i
 dropped connection), drop_connection (TCP reset, nothing done), hang (sleep, then reset),
 not_found_after_create (eventual consistency). Settings: `paid_plan`, `rate_limit` (per hour).
 
+GitHub's secondary rate limits, opt-in (`FakeGitHub(enforce_secondary_limits=True)` or
+`fake.enforce_secondary_limits(SecondaryLimits(...))`): a credential that sends content-creating
+requests faster than GitHub documents (more than 80 a minute or 500 an hour, or one while another
+is in flight) or more than 100 concurrent requests gets GitHub's 403 with Retry-After; see
+`SecondaryLimits`, `secondary_limit_hits` and `max_content_per_minute`.
+
 Inspection: calls / write_calls / reset_calls / requests (with bodies), files, commits, repo, team,
 violations / take_violations / assert_no_violations.
 
@@ -36,8 +42,10 @@ clients (threads, or a Celery worker process talking HTTP to it).
 from __future__ import annotations
 
 import base64
+import bisect
 import itertools
 import json
+import math
 import re
 import secrets
 import socket
@@ -142,6 +150,35 @@ class FaultRule:
     def exhausted(self) -> bool:
         """Whether the rule has fired as many times as it was asked to."""
         return self.times is not None and self.hits >= self.times
+
+
+@dataclass(frozen=True)
+class SecondaryLimits:
+    """GitHub's documented secondary rate limits, per credential ("Rate limits for the REST API",
+    About secondary rate limits, and its best practices).
+
+    Modelled: content-creating requests (every POST, PATCH, PUT and DELETE counts as one) — at most 80
+    in any 60 s and 500 in any hour; concurrent requests — at most 100; and, from the best practices
+    ("make requests serially, not concurrently" for writes), at most `concurrent_writes` content-creating
+    requests in flight at once (1: strict). Not modelled: the per-endpoint points (900 a minute; with
+    writes at 5 points the 80-a-minute rule binds first) and the CPU-time budget (90 s a minute).
+    """
+
+    content_per_minute: int = 80
+    content_per_hour: int = 500
+    concurrent_requests: int = 100
+    concurrent_writes: int = 1
+    retry_after_concurrent: int = 60  # GitHub: without other guidance, wait at least a minute
+
+
+@dataclass
+class SecondaryLimitHit:
+    """A request answered with a secondary rate limit by the opt-in policy, and which rule it broke."""
+
+    rule: str  # content-per-minute | content-per-hour | concurrent-requests | concurrent-writes
+    method: str
+    path: str
+    retry_after: int
 
 
 # -- state -----------------------------------------------------------------------------------------
@@ -342,6 +379,7 @@ class FakeGitHub:
         login: str = DEFAULT_LOGIN,
         token: str = DEFAULT_TOKEN,
         prefix: str = API_PREFIX,
+        enforce_secondary_limits: bool | SecondaryLimits = False,
     ) -> None:
         self.org = org
         self.login = login
@@ -365,6 +403,10 @@ class FakeGitHub:
         self._calls: list[Call] = []
         self._requests: list[RecordedRequest] = []
         self._violations: list[Violation] = []
+        self._secondary: SecondaryLimits | None = None
+        self._content_times: dict[str, list[float]] = {}  # credential -> monotonic times of accepted writes
+        self._in_flight: dict[str, list[int]] = {}  # credential -> [requests, content-creating requests]
+        self._secondary_hits: list[SecondaryLimitHit] = []
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
@@ -372,6 +414,10 @@ class FakeGitHub:
         self.add_user(login)
         self.add_org(org)
         self.add_token(token, login=login)
+        if enforce_secondary_limits:
+            self.enforce_secondary_limits(
+                enforce_secondary_limits if isinstance(enforce_secondary_limits, SecondaryLimits) else None
+            )
 
     # -- lifecycle ---------------------------------------------------------------------------------
 
@@ -579,6 +625,73 @@ class FakeGitHub:
             self._faults.clear()
             self._hidden_after_create = 0
 
+    def enforce_secondary_limits(self, limits: SecondaryLimits | None = None) -> None:
+        """Answer 403 'exceeded a secondary rate limit' (Retry-After) to requests beyond `limits`
+        (GitHub's documented ones by default); programmed faults still take precedence."""
+        with self._lock:
+            self._secondary = limits or SecondaryLimits()
+
+    @property
+    def secondary_limit_hits(self) -> list[SecondaryLimitHit]:
+        """Requests the opt-in policy answered with a secondary rate limit."""
+        with self._lock:
+            return list(self._secondary_hits)
+
+    def max_content_per_minute(self) -> int:
+        """The most content-creating requests one credential had accepted in any 60 s (policy on)."""
+        with self._lock:
+            best = 0
+            for times in self._content_times.values():
+                start = 0
+                for end, at in enumerate(times):
+                    while at - times[start] >= 60:
+                        start += 1
+                    best = max(best, end - start + 1)
+            return best
+
+    def _secondary_admit(self, key: str, method: str, path: str, write: bool) -> FaultRule | None:
+        """Count a request in flight for `key`; a secondary-limit fault when it breaks a limit."""
+        limits = self._secondary
+        assert limits is not None
+        with self._lock:
+            now = time.monotonic()
+            flight = self._in_flight.setdefault(key, [0, 0])
+            times = self._content_times.setdefault(key, [])
+            del times[: bisect.bisect_right(times, now - 3600)]
+            rule, retry_after = "", 0
+            if flight[0] >= limits.concurrent_requests:
+                rule, retry_after = "concurrent-requests", limits.retry_after_concurrent
+            elif write and flight[1] >= limits.concurrent_writes:
+                rule, retry_after = "concurrent-writes", limits.retry_after_concurrent
+            elif write:
+                minute = times[bisect.bisect_right(times, now - 60) :]
+                if len(minute) >= limits.content_per_minute:
+                    rule, retry_after = "content-per-minute", math.ceil(minute[0] + 60 - now)
+                elif len(times) >= limits.content_per_hour:
+                    rule, retry_after = "content-per-hour", math.ceil(times[0] + 3600 - now)
+            flight[0] += 1
+            flight[1] += write
+            if not rule:
+                if write:
+                    times.append(now)
+                return None
+            retry_after = max(retry_after, 1)
+            self._secondary_hits.append(SecondaryLimitHit(rule, method, path, retry_after))
+            return FaultRule("secondary_rate_limit", method, path, 1, status=403, retry_after=retry_after)
+
+    def _land(self, handler: BaseHTTPRequestHandler) -> None:
+        """The request is answered (or dropped): no longer in flight. Called before the answer is
+        written, so a client that got its answer never finds its own request still counted."""
+        flight = getattr(handler, "slipway_flight", None)
+        if flight is None:
+            return
+        handler.slipway_flight = None  # type: ignore[attr-defined]
+        key, write = flight
+        with self._lock:
+            counts = self._in_flight[key]
+            counts[0] -= 1
+            counts[1] -= write
+
     def _take_faults(self, method: str, path: str) -> tuple[float, FaultRule | None]:
         with self._lock:
             delay = 0.0
@@ -681,6 +794,21 @@ class FakeGitHub:
     # -- HTTP --------------------------------------------------------------------------------------
 
     def _serve(self, handler: BaseHTTPRequestHandler) -> None:
+        limited = None
+        if self._secondary is not None:
+            method = handler.command
+            write = method not in ("GET", "HEAD", "OPTIONS")
+            key = (handler.headers.get("Authorization") or "").partition(" ")[2].strip() or "anonymous"
+            path = urlsplit(handler.path).path
+            path = path[len(self.prefix) :] if self.prefix and path.startswith(self.prefix + "/") else path
+            limited = self._secondary_admit(key, method, path, write)
+            handler.slipway_flight = (key, write)  # type: ignore[attr-defined]
+        try:
+            self._serve_request(handler, limited)
+        finally:
+            self._land(handler)
+
+    def _serve_request(self, handler: BaseHTTPRequestHandler, limited: FaultRule | None) -> None:
         method = handler.command
         split = urlsplit(handler.path)
         prefix = self.prefix if self.prefix and split.path.startswith(self.prefix + "/") else ""
@@ -714,6 +842,8 @@ class FakeGitHub:
             self._violate(kind, method, path, problem.status, problem.details)
 
         delay, rule = self._take_faults(method, path)
+        if rule is None:
+            rule = limited
         if delay:
             self._stopping.wait(delay)
 
@@ -834,6 +964,7 @@ class FakeGitHub:
             self._record(method, path, 0, query, body, login, rule.kind)
             if rule.kind == "hang":
                 self._stopping.wait(rule.seconds)
+            self._land(handler)
             handler.close_connection = True
             try:
                 # Linger 0: closing sends a TCP reset, as a dying proxy does, not a polite FIN.
@@ -873,6 +1004,7 @@ class FakeGitHub:
     def _send(
         self, handler: BaseHTTPRequestHandler, status: int, headers: dict[str, str], data: bytes
     ) -> None:
+        self._land(handler)
         handler.send_response(status)
         handler.send_header("Content-Type", "application/json; charset=utf-8")
         handler.send_header("X-GitHub-Media-Type", "github.v3; format=json")
