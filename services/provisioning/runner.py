@@ -15,7 +15,7 @@ import time
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import F, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -31,6 +31,9 @@ logger = logging.getLogger(__name__)
 
 State = ProvisioningRun.State
 StepState = RunStep.State
+# The database failing under a step (a dropped connection, a lock held past the timeout) is no fault
+# of the step: the run waits and resumes, it never fails for it.
+DATABASE_FAULTS = (OperationalError, InterfaceError)
 
 
 def lease_seconds() -> float:
@@ -59,11 +62,22 @@ def run_claim(run_id: Any) -> ProvisioningRun | None:
 
 
 def _renew(run: ProvisioningRun) -> bool:
-    """Extend the lease; False if the run was taken from us (cancelled, or claimed after expiry)."""
+    """Extend the lease; False if the run was taken from us (finished, or claimed after expiry).
+
+    The expiry this worker last wrote is its token: a worker that outlived its lease (a call hung
+    past it) finds another expiry there once the sweeper has handed the run on, and stops without
+    writing. Call it in the transaction that records a step's outcome, so the check and the write
+    are one (the run's row stays locked until the outcome is saved)."""
     now = timezone.now()
-    renewed = ProvisioningRun.objects.filter(pk=run.pk, state=State.RUNNING).update(
-        lease_expires_at=now + datetime.timedelta(seconds=lease_seconds()), updated_at=now)
-    return renewed == 1
+    expires = now + datetime.timedelta(seconds=lease_seconds())
+    renewed = ProvisioningRun.objects.filter(pk=run.pk, state=State.RUNNING,
+                                             lease_expires_at=run.lease_expires_at).update(
+        lease_expires_at=expires, updated_at=now)
+    if renewed != 1:
+        logger.warning("run.lease_lost", extra={"run": str(run.pk)})
+        return False
+    run.lease_expires_at = expires
+    return True
 
 
 def _finish(run: ProvisioningRun, state: str, error: str = "") -> None:
@@ -93,15 +107,17 @@ def run_advance(run_id: Any) -> float | None:
     for step in run.steps.order_by("position"):
         if step.state == StepState.SUCCEEDED:
             continue
-        if ProvisioningRun.objects.filter(pk=run.pk, cancel_requested=True).exists():
-            run.steps.filter(state__in=[StepState.PENDING, StepState.RUNNING]).update(state=StepState.CANCELLED)
-            _finish(run, State.CANCELLED, "Cancelled on request before step " + step.action)
-            return None
-        if not _renew(run):
-            return None
-        step.state, step.attempts, step.started_at, step.error = StepState.RUNNING, step.attempts + 1, timezone.now(), ""
-        step.finished_at = None
-        step.save(update_fields=["state", "attempts", "started_at", "error", "finished_at"])
+        with transaction.atomic():
+            if not _renew(run):
+                return None
+            if ProvisioningRun.objects.filter(pk=run.pk, cancel_requested=True).exists():
+                run.steps.filter(state__in=[StepState.PENDING, StepState.RUNNING]).update(state=StepState.CANCELLED)
+                _finish(run, State.CANCELLED, "Cancelled on request before step " + step.action)
+                return None
+            step.state, step.attempts, step.started_at, step.error = (StepState.RUNNING, step.attempts + 1,
+                                                                      timezone.now(), "")
+            step.finished_at = None
+            step.save(update_fields=["state", "attempts", "started_at", "error", "finished_at"])
         if settings.SLIPWAY_STEP_DELAY_SECONDS:
             time.sleep(settings.SLIPWAY_STEP_DELAY_SECONDS)  # demos and fault tests: widen each step
         context = StepContext(run=run, step=step, host=host)
@@ -114,17 +130,24 @@ def run_advance(run_id: Any) -> float | None:
             _count_calls(run, host)
             _step_failed(run, step, context, str(error))
             return None
+        except DATABASE_FAULTS as error:
+            return _step_database_fault(run, step, context, host, error)
         except Exception as error:  # noqa: BLE001 - an unexpected fault fails the run, never loops
             logger.exception("run.step_crashed", extra={"run": str(run.pk), "step": step.action})
             _count_calls(run, host)
             _step_failed(run, step, context, f"internal error in {step.action}: {type(error).__name__}: {error}")
             return None
         _count_calls(run, host)
-        step.state, step.output, step.finished_at = StepState.SUCCEEDED, output, timezone.now()
-        step.log = redact("\n".join(filter(None, [step.log, *context.lines])))
-        step.save(update_fields=["state", "output", "finished_at", "log"])
+        with transaction.atomic():
+            if not _renew(run):  # the step outlived the lease and another worker has the run now
+                return None
+            step.state, step.output, step.finished_at = StepState.SUCCEEDED, output, timezone.now()
+            step.log = redact("\n".join(filter(None, [step.log, *context.lines])))
+            step.save(update_fields=["state", "output", "finished_at", "log"])
         logger.info("run.step_done", extra={"run": str(run.pk), "step": step.action, "attempt": step.attempts})
-    _finish(run, State.SUCCEEDED)
+    with transaction.atomic():
+        if _renew(run):
+            _finish(run, State.SUCCEEDED)
     return None
 
 
@@ -135,19 +158,40 @@ def _step_transient(run: ProvisioningRun, step: RunStep, context: StepContext, e
         return None
     delay = error.retry_after if error.retry_after is not None else backoff_seconds(step.attempts)
     context.log(f"attempt {step.attempts} hit a transient fault: {message}; retrying in {delay:.0f} s")
-    step.state, step.error = StepState.PENDING, message
-    step.log = redact("\n".join(filter(None, [step.log, *context.lines])))
-    step.save(update_fields=["state", "error", "log"])
-    now = timezone.now()
-    ProvisioningRun.objects.filter(pk=run.pk, state=State.RUNNING).update(
-        state=State.QUEUED, lease_expires_at=None, not_before=now + datetime.timedelta(seconds=delay), updated_at=now)
+    with transaction.atomic():
+        if not _renew(run):
+            return None
+        step.state, step.error = StepState.PENDING, message
+        step.log = redact("\n".join(filter(None, [step.log, *context.lines])))
+        step.save(update_fields=["state", "error", "log"])
+        now = timezone.now()
+        ProvisioningRun.objects.filter(pk=run.pk, state=State.RUNNING).update(
+            state=State.QUEUED, lease_expires_at=None, not_before=now + datetime.timedelta(seconds=delay),
+            updated_at=now)
     return delay
+
+
+def _step_database_fault(run: ProvisioningRun, step: RunStep, context: StepContext, host: Any,
+                         error: Exception) -> float | None:
+    """Reschedule a step the database failed under; if even that cannot be written, the lease
+    expires and the sweeper requeues the run."""
+    logger.warning("run.database_fault", extra={"run": str(run.pk), "step": step.action}, exc_info=True)
+    connection.close_if_unusable_or_obsolete()  # a dropped connection is replaced on the next query
+    try:
+        _count_calls(run, host)
+        return _step_transient(run, step, context, TransientHostError(f"database unavailable: {error}"))
+    except DATABASE_FAULTS:
+        logger.warning("run.database_unavailable", extra={"run": str(run.pk)}, exc_info=True)
+        connection.close_if_unusable_or_obsolete()
+        return None
 
 
 def _step_failed(run: ProvisioningRun, step: RunStep, context: StepContext, message: str) -> None:
     message = redact(message)
-    step.state, step.error, step.finished_at = StepState.FAILED, message, timezone.now()
-    step.log = redact("\n".join(filter(None, [step.log, *context.lines, f"failed: {message}"])))
-    step.save(update_fields=["state", "error", "finished_at", "log"])
     with transaction.atomic():
+        if not _renew(run):
+            return
+        step.state, step.error, step.finished_at = StepState.FAILED, message, timezone.now()
+        step.log = redact("\n".join(filter(None, [step.log, *context.lines, f"failed: {message}"])))
+        step.save(update_fields=["state", "error", "finished_at", "log"])
         _finish(run, State.FAILED, f"{step.action} failed: {message}")

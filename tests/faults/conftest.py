@@ -1,0 +1,162 @@
+"""Fault and race tests: real worker processes, a private Redis, a live HTTP server, the fake GitHub."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+from services.models import ProvisioningRun
+from tests.services.provisioning.conftest import _mini_templates, run_request  # noqa: F401 - autouse fixture
+from tests.worker import wait_for
+
+REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
+# Short leases and sweeps so a lost message or a dead worker is caught in seconds, not minutes.
+FAST = {"SLIPWAY_RUN_LEASE_SECONDS": "3", "SLIPWAY_SWEEP_SECONDS": "1", "SLIPWAY_RETRY_BASE_SECONDS": "0.2"}
+DONE = ("succeeded", "failed", "cancelled")
+
+
+def bare(name: str) -> Path:
+    """The local host's bare repository for service `name`."""
+    return Path(settings.SLIPWAY_REPOSITORY_DIR) / settings.SLIPWAY_LOCAL_OWNER / f"{name}.git"
+
+
+def git(repo: Path, *args: str) -> str:
+    return subprocess.run(["git", "--git-dir", str(repo), *args], capture_output=True, text=True, check=True).stdout
+
+
+def commit_count(name: str) -> int:
+    return int(git(bare(name), "rev-list", "--count", "main").strip())
+
+
+def all_finished(run_ids: list[str]) -> list[ProvisioningRun] | None:
+    """The runs once every one of them is finished, else None."""
+    runs = list(ProvisioningRun.objects.filter(pk__in=run_ids))
+    return runs if len(runs) == len(run_ids) and all(run.state in DONE for run in runs) else None
+
+
+def steps_of(run: ProvisioningRun) -> list[tuple[str, str, str]]:
+    return list(run.steps.order_by("position").values_list("action", "state", "error"))
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class PrivateRedis:
+    """A redis-server of this test's own, on a free loopback port, that can be killed and restarted."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.port = free_port()
+        self.process: subprocess.Popen | None = None
+        self.starts = 0
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.starts += 1
+        log = open(self.directory / f"redis-{self.starts}.log", "wb")  # noqa: SIM115 - lives with the process
+        # No snapshot, no append-only file: a killed server comes back empty, its messages lost.
+        self.process = subprocess.Popen(
+            [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+             "--dir", str(self.directory), "--protected-mode", "yes"],
+            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        log.close()
+        wait_for(self.ping, timeout=20, what=f"redis-server on port {self.port}")
+
+    def ping(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=1) as connection:
+                connection.sendall(b"PING\r\n")
+                return connection.recv(16).startswith(b"+PONG")
+        except OSError:
+            return False
+
+    def command(self, *words: str) -> bytes:
+        """One command in Redis' inline protocol; the raw answer."""
+        with socket.create_connection(("127.0.0.1", self.port), timeout=5) as connection:
+            connection.sendall((" ".join(words) + "\r\n").encode())
+            time.sleep(0.05)
+            return connection.recv(65536)
+
+    def kill(self) -> None:
+        """SIGKILL: every queued and unacknowledged message is gone."""
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=10)
+        self.process = None
+
+
+@pytest.fixture
+def private_redis(tmp_path, monkeypatch) -> Iterator[PrivateRedis]:
+    """A private Redis as the Celery broker of this process and of the workers it starts.
+
+    Never the shared Redis on 6379. Celery reads CELERY_BROKER_URL from the environment before its
+    configuration, so setting it (and dropping the cached connection pools) repoints this process too."""
+    from config.celery import app
+
+    if not Path(REDIS_SERVER).exists():
+        pytest.skip("redis-server is not installed on this machine")
+    directory = tmp_path / "redis"
+    directory.mkdir()
+    redis = PrivateRedis(directory)
+    redis.start()
+    monkeypatch.setenv("CELERY_BROKER_URL", redis.url)
+    saved_options = app.conf.broker_transport_options
+    app.conf.broker_transport_options = {"visibility_timeout": 3600, "unacked_restore_interval": 2,
+                                         "unacked_restore_throttle": 1}
+    _drop_broker_pools(app)
+    try:
+        yield redis
+    finally:
+        _drop_broker_pools(app)
+        app.conf.broker_transport_options = saved_options
+        monkeypatch.undo()
+        _drop_broker_pools(app)
+        redis.kill()
+
+
+def _drop_broker_pools(app) -> None:  # noqa: ANN001
+    if app._pool is not None:
+        app._pool.force_close_all()
+    app._after_fork()  # forgets the connection and producer pools, as Celery does in a forked child
+
+
+GITHUB_TOKEN = "ghp_" + "F4ult" * 7
+
+
+@pytest.fixture
+def github(fake_github, settings, monkeypatch):
+    """The portal configured for the fake GitHub, in this process and in the workers it starts."""
+    fake_github.add_token(GITHUB_TOKEN)
+    fake_github.add_team("acme", "payments-gh", id=7)
+    values = {"SLIPWAY_REPO_HOST": "github", "SLIPWAY_GITHUB_API_URL": fake_github.api_url,
+              "SLIPWAY_GITHUB_ORG": "acme", "SLIPWAY_GITHUB_TOKEN": GITHUB_TOKEN,
+              "SLIPWAY_GITHUB_WRITE_SPACING_SECONDS": "0", "SLIPWAY_RETRY_BASE_SECONDS": "0.2",
+              "SLIPWAY_SWEEP_SECONDS": "1",
+              # Longer than the client's 15 s timeout: a hung call must not let another worker take the run.
+              "SLIPWAY_RUN_LEASE_SECONDS": "40"}
+    for name, value in values.items():
+        monkeypatch.setenv(name, value)
+    settings.SLIPWAY_REPO_HOST = "github"
+    return fake_github
+
+
+@pytest.fixture
+def gh_team(team):
+    team.github_team_slug = "payments-gh"
+    team.save()
+    return team
