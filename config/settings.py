@@ -63,9 +63,14 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First, so every response gets the security headers (the API's cached fast path, static files,
+    # errors) and every /api/ request is counted, including those the fast path answers.
+    "django.middleware.security.SecurityMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "services.security.ContentSecurityPolicyMiddleware",
+    "services.throttling.ApiThrottleMiddleware",
     "services.middleware.RejectNulMiddleware",
     "services.middleware.FastApiMiddleware",
-    "django.middleware.security.SecurityMiddleware",
     "services.middleware.AuditContextMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -73,7 +78,6 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
 ]
 
@@ -297,3 +301,26 @@ if not DEBUG and env.bool("SLIPWAY_BEHIND_TLS", default=False):
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+# No inline script or style anywhere, no third-party origin (services/security.py).
+SLIPWAY_CONTENT_SECURITY_POLICY = {
+    "default-src": ["'self'"],
+    "script-src": ["'self'"],
+    "style-src": ["'self'"],
+    "img-src": ["'self'", "data:"],
+    "font-src": ["'self'"],
+    "connect-src": ["'self'"],
+    "object-src": ["'none'"],
+    "base-uri": ["'self'"],
+    "form-action": ["'self'"],
+    "frame-ancestors": ["'none'"],
+}
+
+# Throttling (services/throttling.py): fixed windows counted in the "default" cache, so set
+# SLIPWAY_CACHE_URL with several processes, or each process counts on its own. "N/period" or "off".
+SLIPWAY_THROTTLE_TOKEN_RATE = env.str("SLIPWAY_THROTTLE_TOKEN_RATE", default="6000/min")
+SLIPWAY_THROTTLE_ANON_RATE = env.str("SLIPWAY_THROTTLE_ANON_RATE", default="600/min")
+SLIPWAY_THROTTLE_BAD_TOKEN_RATE = env.str("SLIPWAY_THROTTLE_BAD_TOKEN_RATE", default="30/15min")
+SLIPWAY_LOGIN_FAILURE_RATE = env.str("SLIPWAY_LOGIN_FAILURE_RATE", default="5/15min")
+SLIPWAY_LOGIN_ADDRESS_FAILURE_RATE = env.str("SLIPWAY_LOGIN_ADDRESS_FAILURE_RATE", default="50/15min")
+# Reverse proxies in front of the web processes that append to X-Forwarded-For (0: use the peer address).
+SLIPWAY_TRUSTED_PROXIES = env.int("SLIPWAY_TRUSTED_PROXIES", default=0)

@@ -11,8 +11,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import models
+from django.db.models import Q, QuerySet
+from django.db.models.functions import Cast
 
-from services.models import AuditEvent, CatalogGeneration
+from services.models import ApiToken, AuditEvent, CatalogGeneration
+
+TOKEN_OBJECT_TYPE = ApiToken._meta.model_name
 
 
 @dataclass(frozen=True)
@@ -28,7 +32,13 @@ _context: contextvars.ContextVar[AuditContext] = contextvars.ContextVar(
 
 @contextlib.contextmanager
 def audit_source(source: str, request_id: str = "") -> Iterator[AuditContext]:
-    """Record writes made inside this block as coming from `source` (web, api, command, worker)."""
+    """Record writes made inside this block as coming from `source` (web, api, command, worker).
+
+    Without a `request_id`, a block inside another of the same source keeps the outer one's id (a
+    worker task's events share the task's id); otherwise a new id is made."""
+    outer = _context.get()
+    if not request_id and outer.source == source:
+        request_id = outer.request_id
     context = AuditContext(source=source, request_id=request_id or uuid.uuid4().hex)
     token = _context.set(context)
     try:
@@ -38,14 +48,23 @@ def audit_source(source: str, request_id: str = "") -> Iterator[AuditContext]:
 
 
 def current_context() -> AuditContext:
-    return _context.get()
+    """The source and request id the next audit event is recorded with.
+
+    Outside any audit_source block (a management command, a shell) the source is `command` and an
+    id is made on first use and kept for the rest of the process (or thread): every event of one
+    command run shares it."""
+    context = _context.get()
+    if not context.request_id:
+        context = AuditContext(source=context.source, request_id=uuid.uuid4().hex)
+        _context.set(context)
+    return context
 
 
 def audit_record(
     *, actor: Any, action: str, obj: models.Model, changes: dict[str, Any] | None = None
 ) -> AuditEvent:
     """Append one audit event for `obj`, attributed to `actor` (a user, or None for the system)."""
-    context = _context.get()
+    context = current_context()
     is_user = actor is not None and getattr(actor, "is_authenticated", False)
     return AuditEvent.objects.create(
         actor=actor if is_user else None,
@@ -58,6 +77,26 @@ def audit_record(
         source=context.source,
         request_id=context.request_id,
     )
+
+
+def object_keys(queryset: QuerySet) -> QuerySet:
+    """The primary keys of `queryset` as text, the type of AuditEvent.object_id: a subquery to match
+    events of those rows in the same query."""
+    return queryset.order_by().annotate(audit_key=Cast("pk", models.CharField())).values("audit_key")
+
+
+def audit_events_visible_to(user: Any) -> QuerySet[AuditEvent]:
+    """The audit events `user` may read: every signed-in person reads the catalog's; events about an
+    API token only its owner and staff (a token's name and expiry are its owner's business)."""
+    from services.permissions import can_read_catalog  # permissions may come to import the service layer
+
+    if not can_read_catalog(user):
+        return AuditEvent.objects.none()
+    events = AuditEvent.objects.all()
+    if user.is_staff:
+        return events
+    own_tokens = object_keys(ApiToken.objects.filter(user_id=user.pk))
+    return events.filter(~Q(object_type=TOKEN_OBJECT_TYPE) | Q(object_id__in=own_tokens))
 
 
 def bump_generation() -> None:

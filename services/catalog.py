@@ -16,7 +16,7 @@ from django.db.models import Count, IntegerField, OuterRef, Prefetch, Q, QuerySe
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from services.audit import audit_record
+from services.audit import audit_record, object_keys
 from services.errors import Conflict, InvalidInput, NotFound
 from services.models import (
     AuditEvent,
@@ -31,6 +31,7 @@ from services.models import (
     System,
     Team,
 )
+from services.permissions import forget_roles
 from services.refs import SLUG_PATTERN, EntityRef, is_valid_name, normalize_repository, parse_entity_ref
 
 User = get_user_model()
@@ -72,11 +73,19 @@ def team_list() -> QuerySet[Team]:
     return Team.objects.select_related("parent")
 
 
+def _members_ordered() -> QuerySet[Membership]:
+    return Membership.objects.select_related("user", "user__profile").order_by("role", "user__username")
+
+
+def team_members(team: Team) -> QuerySet[Membership]:
+    """A team's members, leads first."""
+    return _members_ordered().filter(team=team)
+
+
 def team_detail(slug: str) -> Team:
     """One team with members, children and services."""
     queryset = team_list().prefetch_related(
-        Prefetch("memberships", queryset=Membership.objects.select_related("user", "user__profile")
-                 .order_by("role", "user__username")),
+        Prefetch("memberships", queryset=_members_ordered()),
         Prefetch("services", queryset=Service.objects.order_by("slug")),
         Prefetch("children", queryset=Team.objects.order_by("slug")),
     )
@@ -120,15 +129,34 @@ def service_page(slug: str) -> Service:
         raise NotFound(f"No service '{slug}'.") from None
 
 
+def service_history_filter(service: Service) -> Q:
+    """Which audit events are a service's history: its own (dependency changes included, they are
+    recorded on the service) and those of its current runbooks and environments. One condition with
+    subqueries: the service page, the audit API and any later reader select the same events, in one
+    query."""
+    return (
+        Q(object_type="service", object_id=str(service.pk))
+        | Q(object_type="runbook", object_id__in=object_keys(Runbook.objects.filter(service_id=service.pk)))
+        | Q(object_type="environment", object_id__in=object_keys(Environment.objects.filter(service_id=service.pk)))
+    )
+
+
 def service_history(service: Service) -> QuerySet[AuditEvent]:
     """Audit events of a service and of its current runbooks and environments, newest first."""
-    runbook_ids = [str(runbook.pk) for runbook in service.runbooks.all()]
-    environment_ids = [str(environment.pk) for environment in service.environments.all()]
-    return AuditEvent.objects.filter(
-        Q(object_type="service", object_id=str(service.pk))
-        | Q(object_type="runbook", object_id__in=runbook_ids)
-        | Q(object_type="environment", object_id__in=environment_ids)
-    ).order_by("-created_at", "-id")
+    return AuditEvent.objects.filter(service_history_filter(service)).order_by("-created_at", "-id")
+
+
+def team_history_filter(team: Team) -> Q:
+    """Which audit events are a team's history: its own (membership changes are recorded on the team)
+    and those of the services it owns now — their own events, not their runbooks' and environments'.
+    A service handed to another team takes its history along."""
+    return Q(object_type="team", object_id=str(team.pk)) | Q(
+        object_type="service", object_id__in=object_keys(Service.objects.filter(owner_team_id=team.pk)))
+
+
+def team_history(team: Team) -> QuerySet[AuditEvent]:
+    """Audit events of a team, its memberships and the services it owns, newest first."""
+    return AuditEvent.objects.filter(team_history_filter(team)).order_by("-created_at", "-id")
 
 
 def services_of_person(user: Any) -> QuerySet[Service]:
@@ -148,8 +176,7 @@ def team_rows() -> QuerySet[Team]:
 def team_page(slug: str) -> Team:
     """One team with members, children and its first live services (`listed_services`)."""
     queryset = team_rows().prefetch_related(
-        Prefetch("memberships", queryset=Membership.objects.select_related("user__profile")
-                 .order_by("role", "user__username")),
+        Prefetch("memberships", queryset=_members_ordered()),
         Prefetch("children", queryset=Team.objects.order_by("slug")),
         Prefetch("services", queryset=Service.objects.filter(archived=False).order_by("slug")[:TEAM_PAGE_SERVICES],
                  to_attr="listed_services"),
@@ -348,6 +375,8 @@ def service_update(*, actor: Any, service: Service, data: dict[str, Any]) -> Ser
                            {"repository": ["already registered to another service"]})
     if "system" in data:
         values["system"] = _resolve_system(data.pop("system"))
+    if "name" in data and not data["name"]:
+        data["name"] = service.slug  # as service_create: a service is never nameless
     dependency_refs = _dependency_refs(data.pop("depends_on")) if "depends_on" in data else None
     unknown = set(data) - set(SERVICE_FIELDS)
     if unknown:
@@ -456,6 +485,7 @@ def membership_set(*, actor: Any, team: Team, user: Any, role: str = Membership.
         membership.save()
         audit_record(actor=actor, action="team.member_set", obj=team,
                      changes={"member": user.get_username(), "role": [old, role]})
+    forget_roles(actor, user)
     return membership
 
 
@@ -465,6 +495,7 @@ def membership_remove(*, actor: Any, team: Team, user: Any) -> None:
     deleted, _ = Membership.objects.filter(team=team, user=user).delete()
     if deleted:
         audit_record(actor=actor, action="team.member_remove", obj=team, changes={"member": user.get_username()})
+    forget_roles(actor, user)
 
 
 @transaction.atomic

@@ -10,7 +10,7 @@ from django.core.validators import URLValidator
 from django.utils import timezone
 
 from services.api.serializers import MAX_TEXT, TAG_PATTERN
-from services.models import WELL_KNOWN_LIFECYCLES, WELL_KNOWN_TYPES, Runbook, Service
+from services.models import WELL_KNOWN_LIFECYCLES, WELL_KNOWN_TYPES, Membership, Runbook, Service, Team
 
 MAX_TAGS = 50
 MAX_LINKS = 100
@@ -162,6 +162,58 @@ class RunbookCreateForm(RunbookForm):
         values = super().changed_values()
         values["slug"] = self.cleaned_data.get("slug") or ""
         return values
+
+
+class TeamForm(forms.Form):
+    """The fields of a team its leads edit; platform admins also see the structural ones."""
+
+    name = forms.CharField(max_length=200)
+    description = forms.CharField(max_length=MAX_TEXT, required=False, widget=forms.Textarea(attrs={"rows": 4}))
+    email = forms.EmailField(required=False)
+    chat_channel = forms.CharField(max_length=200, required=False, label="Chat",
+                                   help_text="A channel name or a chat URL.")
+    on_call = forms.CharField(max_length=500, required=False, label="On-call",
+                              help_text="A rota name or a paging URL.")
+    parent = forms.CharField(max_length=63, required=False, help_text="The team this one is part of (its slug).")
+    github_team_slug = forms.CharField(max_length=100, required=False, label="GitHub team",
+                                       help_text="Granted access to the repositories of services made for this team.")
+
+    STRUCTURE = ("parent", "github_team_slug")
+
+    @classmethod
+    def for_team(cls, team: Team, *, structure: bool, data: Any = None) -> TeamForm:
+        """The form filled with the team's values; without `structure` the admin-only fields are left out."""
+        initial = {"name": team.name, "description": team.description, "email": team.email,
+                   "chat_channel": team.chat_channel, "on_call": team.on_call,
+                   "parent": team.parent.slug if team.parent else "", "github_team_slug": team.github_team_slug}
+        form = cls(data=data, initial=initial)
+        if not structure:
+            for name in cls.STRUCTURE:
+                form.fields.pop(name)
+        return form
+
+    def clean_name(self) -> str:
+        return _single_line(self.cleaned_data["name"].strip(), "The name")
+
+    def clean_chat_channel(self) -> str:
+        return _single_line(self.cleaned_data["chat_channel"].strip(), "The chat channel")
+
+    def clean_on_call(self) -> str:
+        return _single_line(self.cleaned_data["on_call"].strip(), "On-call")
+
+    def changed_values(self) -> dict[str, Any]:
+        """The cleaned values, for catalog.team_update (which records only what really changed)."""
+        return {name: value for name, value in self.cleaned_data.items() if name in self.changed_data}
+
+
+class MemberForm(forms.Form):
+    """Add a person to a team, or set their role (the team's leads)."""
+
+    username = forms.CharField(max_length=150, label="Person", help_text="Their username.")
+    role = forms.ChoiceField(choices=Membership.Role.choices, initial=Membership.Role.MEMBER)
+
+    def clean_username(self) -> str:
+        return _single_line(self.cleaned_data["username"].strip(), "The username")
 
 
 class OwnershipQueryForm(forms.Form):

@@ -234,8 +234,31 @@ class Environment(models.Model):
         return f"{self.service}/{self.name}"
 
 
+class AuditLogIsAppendOnly(Exception):
+    """Raised on any attempt to change or remove an audit event through the ORM."""
+
+
+class AuditEventQuerySet(models.QuerySet):
+    """Audit events are added, never changed or removed: bulk updates and deletes are refused.
+
+    Django's deletion collector (deleting a user sets `actor` to NULL, `actor_name` stays) goes
+    through the model's base manager, not this one, and keeps working; so does a deliberate
+    retention purge, which must name `AuditEvent._base_manager` to do it."""
+
+    def update(self, **kwargs: object) -> int:
+        raise AuditLogIsAppendOnly("The audit log is append-only: events cannot be updated.")
+
+    def bulk_update(self, *args: object, **kwargs: object) -> int:
+        raise AuditLogIsAppendOnly("The audit log is append-only: events cannot be updated.")
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        raise AuditLogIsAppendOnly("The audit log is append-only: events cannot be deleted.")
+
+    delete.queryset_only = True  # type: ignore[attr-defined]
+
+
 class AuditEvent(models.Model):
-    """Who did what to which object, when, from where, with the change."""
+    """Who did what to which object, when, from where, with the change (append-only)."""
 
     class Source(models.TextChoices):
         WEB = "web", "Web"
@@ -254,12 +277,28 @@ class AuditEvent(models.Model):
     request_id = models.CharField(max_length=64, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
+    objects = AuditEventQuerySet.as_manager()
+
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["object_type", "object_id"], name="audit_object_idx")]
 
     def __str__(self) -> str:
         return f"{self.actor_name or 'system'} {self.action} {self.object_type}:{self.object_repr}"
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        """Insert a new event; saving one that exists (or any row with its primary key) is refused."""
+        if not self._state.adding:
+            raise AuditLogIsAppendOnly("The audit log is append-only: events cannot be changed.")
+        # With a primary key set, Django would try an UPDATE first: force the INSERT, so an event
+        # built with an existing id fails on the key instead of overwriting that event.
+        kwargs["force_insert"] = True
+        kwargs.pop("force_update", None)
+        kwargs.pop("update_fields", None)
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: object, **kwargs: object) -> tuple[int, dict[str, int]]:
+        raise AuditLogIsAppendOnly("The audit log is append-only: events cannot be deleted.")
 
 
 class CatalogGeneration(models.Model):
@@ -336,6 +375,18 @@ class ProvisioningRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.template} → {self.service_slug} ({self.state})"
+
+
+class TemplateSetting(models.Model):
+    """A platform admin's switch on a golden path: a template turned off starts no new run."""
+
+    name = models.CharField(max_length=100, unique=True)
+    enabled = models.BooleanField(default=True)
+    note = models.CharField(max_length=500, blank=True, help_text="Why it is off, or what to use instead.")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.name} ({'on' if self.enabled else 'off'})"
 
 
 class RunStep(models.Model):

@@ -1,30 +1,64 @@
-"""Who may do what: one function per decision, used by the API, the pages and the commands."""
+"""Who may do what: one function per decision, used by the API, the pages and the commands.
+
+The roles (README.md has the table):
+- viewer: every signed-in, active person; reads everything;
+- team member: also changes the team's services, their runbooks and environments, and starts (and
+  retries or cancels) runs for the team; a person who owns a service directly has the same rights on it;
+- team lead: also changes the team's description and contacts, and its membership;
+- platform admin (staff): everything, teams' structure and GitHub mapping and golden-path templates included.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from services.models import Membership, Service, Team
+from django.db.models import QuerySet
+
+from services.models import Membership, ProvisioningRun, Service, Team
 
 
 def _signed_in(user: Any) -> bool:
     return bool(user is not None and getattr(user, "is_authenticated", False) and user.is_active)
 
 
-def can_read_catalog(user: Any) -> bool:
-    """Every signed-in person reads the whole catalog."""
-    return _signed_in(user)
+def _admin(user: Any) -> bool:
+    return _signed_in(user) and bool(user.is_staff)
+
+
+def role_in(user: Any, team: Team | None) -> str | None:
+    """`user`'s role in `team` ("member" or "lead"), or None for a non-member.
+
+    One query per user object and team: the answer is kept on the user object, which lives for one
+    request (catalog.membership_set and membership_remove forget it)."""
+    if not _signed_in(user) or team is None:
+        return None
+    roles = user.__dict__.setdefault("_slipway_roles", {})
+    if team.pk not in roles:
+        found = Membership.objects.filter(user=user, team=team).order_by().values_list("role", flat=True)[:1]
+        roles[team.pk] = next(iter(found), None)
+    return roles[team.pk]
+
+
+def forget_roles(*users: Any) -> None:
+    """Drop the roles remembered on these user objects (after a membership change)."""
+    for user in users:
+        if user is not None:
+            user.__dict__.pop("_slipway_roles", None)
 
 
 def is_member(user: Any, team: Team | None) -> bool:
-    """Whether `user` belongs to `team`."""
-    if not _signed_in(user) or team is None:
-        return False
-    return Membership.objects.filter(user=user, team=team).exists()
+    """Whether `user` belongs to `team`, whatever the role."""
+    return role_in(user, team) is not None
+
+
+def can_read_catalog(user: Any) -> bool:
+    """Viewer: every signed-in person reads the whole catalog, runs and the audit log."""
+    return _signed_in(user)
 
 
 def can_own(user: Any, *, team: Team | None, person: Any = None) -> bool:
-    """Whether `user` may act for an owner: a member of the owning team, the owning person, or staff."""
+    """Whether `user` may act for an owner (register a service for it, hand a service to it): a member of
+    the owning team, the owning person, or a platform admin."""
     if not _signed_in(user):
         return False
     if user.is_staff:
@@ -35,11 +69,53 @@ def can_own(user: Any, *, team: Team | None, person: Any = None) -> bool:
 
 
 def can_edit_service(user: Any, service: Service) -> bool:
-    """Members of the owning team (or the owning person) and staff edit a service and its runbooks
-    and environments."""
+    """Team member: change, archive or delete a service the team owns, and its runbooks and environments."""
     return can_own(user, team=service.owner_team, person=service.owner_user)
 
 
-def can_manage_teams(user: Any) -> bool:
-    """Platform admins (staff) create and change teams."""
-    return _signed_in(user) and user.is_staff
+def can_start_run(user: Any, *, team: Team | None, person: Any = None) -> bool:
+    """Team member: start a run that creates a service owned by the team (or by oneself)."""
+    return can_own(user, team=team, person=person)
+
+
+def run_owner_teams(user: Any) -> QuerySet[Team]:
+    """The teams `user` may start runs for (can_start_run as a query): every team for platform admins."""
+    if not _signed_in(user):
+        return Team.objects.none()
+    if user.is_staff:
+        return Team.objects.order_by("name", "slug")
+    return Team.objects.filter(memberships__user=user).order_by("name", "slug").distinct()
+
+
+def can_act_on_run(user: Any, run: ProvisioningRun) -> bool:
+    """Retry or cancel a run: whoever started it, members of the team it is for, platform admins."""
+    if not _signed_in(user):
+        return False
+    if run.requested_by_id is not None and run.requested_by_id == user.pk:
+        return True
+    return can_own(user, team=run.owner)
+
+
+def can_edit_team(user: Any, team: Team) -> bool:
+    """Team lead: change the team's name, description and contacts."""
+    return _admin(user) or role_in(user, team) == Membership.Role.LEAD
+
+
+def can_manage_members(user: Any, team: Team) -> bool:
+    """Team lead: add and remove the team's members and set their roles."""
+    return _admin(user) or role_in(user, team) == Membership.Role.LEAD
+
+
+def can_change_team_structure(user: Any) -> bool:
+    """Platform admin: create teams, move a team in the hierarchy and map it to a GitHub team (which grants
+    repository access on every later run)."""
+    return _admin(user)
+
+
+def can_manage_templates(user: Any) -> bool:
+    """Platform admin: turn golden-path templates on and off."""
+    return _admin(user)
+
+
+# The team fields only platform admins change (can_change_team_structure); leads change the others.
+TEAM_STRUCTURE_FIELDS = frozenset({"parent", "github_team_slug", "team_type"})

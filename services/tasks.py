@@ -7,7 +7,8 @@ import logging
 from celery import shared_task
 from django.utils import timezone
 
-from services.models import Heartbeat
+from services.audit import audit_source
+from services.models import AuditEvent, Heartbeat
 
 logger = logging.getLogger(__name__)
 
@@ -27,7 +28,10 @@ def advance_run(run_id: str) -> None:
     from services.provisioning.runner import run_advance
     from services.provisioning.runs import enqueue
 
-    delay = run_advance(run_id)
+    # Writes made here (the service a run registers, its environments and runbook) are the
+    # worker's, with the task's id as their request id.
+    with audit_source(AuditEvent.Source.WORKER, advance_run.request.id or ""):
+        delay = run_advance(run_id)
     if delay is not None:
         enqueue(run_id, countdown=delay)
 

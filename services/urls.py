@@ -24,6 +24,8 @@ urlpatterns = [
          name="runbook_history"),
     path("teams/", views.TeamListView.as_view(), name="team_list"),
     path("teams/<str:slug>/", views.TeamDetailView.as_view(), name="team_detail"),
+    path("teams/<str:slug>/edit/", views.TeamUpdateView.as_view(), name="team_update"),
+    path("teams/<str:slug>/members/", views.TeamMembersView.as_view(), name="team_members"),
     path("ownership/", views.OwnershipView.as_view(), name="ownership"),
     path("tokens/", views.ApiTokenListView.as_view(), name="token_list"),
 ]

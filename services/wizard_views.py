@@ -20,11 +20,11 @@ from django.utils import timezone
 from django.views import View
 from django_htmx.http import HttpResponseClientRedirect
 
-from services import scaffolding
+from services import scaffolding, template_switches
 from services.api.filters import RunFilter
 from services.errors import CatalogError, InvalidInput, NotFound
 from services.models import ProvisioningRun, RunStep, Team
-from services.permissions import can_own
+from services.permissions import can_act_on_run, can_manage_templates, can_start_run, run_owner_teams
 from services.provisioning import runs as provisioning_runs
 from services.wizard_forms import INPUT_PREFIX, NewServiceForm
 
@@ -113,7 +113,37 @@ class TemplateListView(LoginRequiredMixin, View):
     """Step 1: choose a golden path."""
 
     def get(self, request: HttpRequest) -> HttpResponse:
-        return render(request, "wizard/template_list.html", {"templates": scaffolding.template_list()})
+        known = template_switches.switches()
+        templates = [(template, template_switches.off_note(template.name, known))
+                     for template in scaffolding.template_list()]
+        return render(request, "wizard/template_list.html", {
+            "templates": templates, "can_switch": can_manage_templates(request.user)})
+
+
+class TemplateSwitchView(LoginRequiredMixin, View):
+    """Turn a golden path off (with a note for its users) or on again: platform admins, from the list."""
+
+    def post(self, request: HttpRequest, template: str) -> HttpResponse:
+        definition = _template_or_404(template)
+        if not can_manage_templates(request.user):
+            raise PermissionDenied("Only platform admins may turn golden paths on or off.")
+        enabled = request.POST.get("enabled") == "1"
+        try:
+            template_switches.template_switch(actor=request.user, name=definition.name, enabled=enabled,
+                                              note="" if enabled else request.POST.get("note", "").strip())
+        except CatalogError as error:
+            messages.error(request, "; ".join(r for reasons in error.errors.values() for r in reasons) or error.detail)
+        else:
+            messages.success(request, f"{definition.title} is turned {'on' if enabled else 'off'}.")
+        return redirect("wizard:template_list")
+
+
+def _template_off_page(request: HttpRequest, definition: scaffolding.Template) -> HttpResponse | None:
+    """The answer for a template a platform admin turned off (None when it is on)."""
+    note = template_switches.off_note(definition.name)
+    if note is None:
+        return None
+    return render(request, "wizard/template_off.html", {"template": definition, "note": note}, status=409)
 
 
 class ServiceCreateView(LoginRequiredMixin, View):
@@ -121,13 +151,17 @@ class ServiceCreateView(LoginRequiredMixin, View):
 
     def get(self, request: HttpRequest, template: str) -> HttpResponse:
         definition = _template_or_404(template)
-        teams = list(provisioning_runs.owner_teams_for(request.user))
+        if (off := _template_off_page(request, definition)) is not None:
+            return off
+        teams = list(run_owner_teams(request.user))
         form = NewServiceForm(template=definition, teams=teams)
         return self._form_page(request, form, teams)
 
     def post(self, request: HttpRequest, template: str) -> HttpResponse:
         definition = _template_or_404(template)
-        teams = list(provisioning_runs.owner_teams_for(request.user))
+        if (off := _template_off_page(request, definition)) is not None:
+            return off
+        teams = list(run_owner_teams(request.user))
         form = NewServiceForm(request.POST, template=definition, teams=teams)
         action = request.POST.get("action", "preview")
         if action == "back":
@@ -137,7 +171,7 @@ class ServiceCreateView(LoginRequiredMixin, View):
         team = Team.objects.filter(slug=owner.lower()).first() if owner else None
         if owner and team is None:
             form.add_error("owner", f"no team '{owner}'")
-        if team is not None and not can_own(request.user, team=team):
+        if team is not None and not can_start_run(request.user, team=team):
             raise PermissionDenied(f"Only members of {team.name} (or staff) may create services for it.")
         if action == "create" and form.is_valid():
             return self._create(request, form, team, teams)
@@ -263,11 +297,6 @@ class StepRow:
     error: str
 
 
-def _can_act(user: Any, run: ProvisioningRun) -> bool:
-    """Members of the owner team, the requester and staff may retry or cancel (as in the API)."""
-    return bool(run.requested_by_id and run.requested_by_id == user.pk) or can_own(user, team=run.owner)
-
-
 def _run_or_404(pk: Any) -> ProvisioningRun:
     try:
         return provisioning_runs.run_detail(pk)
@@ -314,7 +343,7 @@ def run_context(request: HttpRequest, run: ProvisioningRun) -> dict[str, Any]:
     return {
         "run": run, "steps": rows, "done": done, "total_steps": len(rows), "summary": summary, "active": active,
         "duration": total, "reason": reason, "failed_step": failed,
-        "can_act": _can_act(request.user, run),
+        "can_act": can_act_on_run(request.user, run),
         "service_url": service_url(run.service_slug),
         "show_web_link": bool(run.web_url) and run.web_url.startswith(("https://", "http://")),
     }
@@ -347,7 +376,7 @@ class _RunActionView(LoginRequiredMixin, View):
             run = provisioning_runs.run_list().get(pk=pk)
         except ProvisioningRun.DoesNotExist:
             raise Http404("No such run.") from None
-        if not _can_act(request.user, run):
+        if not can_act_on_run(request.user, run):
             raise PermissionDenied(f"Only members of {run.owner.name}, the requester or staff may change this run.")
         try:
             self.act(request, run)

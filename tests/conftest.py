@@ -7,6 +7,9 @@ from rest_framework.test import APIClient
 
 from services.models import Membership
 from tests.factories import MembershipFactory, ServiceFactory, TeamFactory, UserFactory, token_for
+from tests.hypothesis_profiles import load_profile
+
+load_profile()  # HYPOTHESIS_PROFILE=ci (default: short, deterministic) or fuzz (`make fuzz`)
 
 
 @pytest.fixture(autouse=True)

@@ -27,3 +27,11 @@ if os.environ.get("SLIPWAY_WORKER_DB_NAME"):
     DATABASES["default"]["NAME"] = os.environ["SLIPWAY_WORKER_DB_NAME"]
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# Throttling stays on (every request is counted), with limits only tests/test_throttling.py reaches: it
+# lowers them with override_settings. The rest of the suite sends many requests from one address.
+SLIPWAY_THROTTLE_TOKEN_RATE = "1000000/min"
+SLIPWAY_THROTTLE_ANON_RATE = "1000000/min"
+SLIPWAY_THROTTLE_BAD_TOKEN_RATE = "1000000/min"
+SLIPWAY_LOGIN_FAILURE_RATE = "1000000/min"
+SLIPWAY_LOGIN_ADDRESS_FAILURE_RATE = "1000000/min"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import orjson
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -76,7 +77,7 @@ class ServiceSerializer(serializers.ModelSerializer):
     url = serializers.SerializerMethodField()
     owner = serializers.SerializerMethodField(help_text="Team slug, or user:<username> for a person.")
     owner_detail = serializers.SerializerMethodField()
-    system = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    system = serializers.SlugRelatedField(slug_field="slug", read_only=True, allow_null=True)
     repository_url = serializers.CharField(read_only=True)
     depends_on = DependencySerializer(source="dependencies", many=True, read_only=True)
 
@@ -152,7 +153,7 @@ class MemberSerializer(serializers.ModelSerializer):
 
 class TeamSerializer(serializers.ModelSerializer):
     url = serializers.SerializerMethodField()
-    parent = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    parent = serializers.SlugRelatedField(slug_field="slug", read_only=True, allow_null=True)
 
     class Meta:
         model = Team
@@ -179,8 +180,8 @@ class TeamDetailSerializer(TeamSerializer):
 
 
 class SystemSerializer(serializers.ModelSerializer):
-    domain = serializers.SlugRelatedField(slug_field="slug", read_only=True)
-    owner = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    domain = serializers.SlugRelatedField(slug_field="slug", read_only=True, allow_null=True)
+    owner = serializers.SlugRelatedField(slug_field="slug", read_only=True, allow_null=True)
 
     class Meta:
         model = System
@@ -188,7 +189,7 @@ class SystemSerializer(serializers.ModelSerializer):
 
 
 class DomainSerializer(serializers.ModelSerializer):
-    owner = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    owner = serializers.SlugRelatedField(slug_field="slug", read_only=True, allow_null=True)
 
     class Meta:
         model = Domain
@@ -274,6 +275,15 @@ class TeamUpdateSerializer(TeamWriteSerializer):
             field.required = False
 
 
+class MembershipWriteSerializer(StrictSerializer):
+    username = serializers.CharField(max_length=150)
+    role = serializers.ChoiceField(choices=Membership.Role.choices, default=Membership.Role.MEMBER)
+
+
+class MembershipRoleSerializer(StrictSerializer):
+    role = serializers.ChoiceField(choices=Membership.Role.choices)
+
+
 class RunbookWriteSerializer(StrictSerializer):
     service = serializers.CharField(max_length=63)
     title = serializers.CharField(max_length=200)
@@ -320,13 +330,41 @@ class TemplateSerializer(serializers.Serializer):
     version = serializers.CharField(help_text="Content hash of the template folder.")
     environments = serializers.ListField(child=serializers.DictField())
     inputs_schema = serializers.SerializerMethodField(help_text="JSON Schema of the inputs.")
+    enabled = serializers.SerializerMethodField(help_text="False when a platform admin turned it off: no new runs.")
+    note = serializers.SerializerMethodField(help_text="Why it is off, or what to use instead.")
 
     def get_url(self, obj: Any) -> str:
         return reverse("api:template-detail", kwargs={"name": obj.name}, request=self.context.get("request"))
 
+    def _switch(self, obj: Any) -> Any:
+        return self.context.get("switches", {}).get(obj.name)
+
+    def get_enabled(self, obj: Any) -> bool:
+        switch = self._switch(obj)
+        return switch is None or switch.enabled
+
+    def get_note(self, obj: Any) -> str:
+        switch = self._switch(obj)
+        return switch.note if switch is not None else ""
+
     @extend_schema_field(OpenApiTypes.OBJECT)
     def get_inputs_schema(self, obj: Any) -> dict[str, Any]:
         return obj.json_schema()
+
+
+class TemplateSwitchSerializer(StrictSerializer):
+    enabled = serializers.BooleanField()
+    note = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+
+
+def _storable_inputs(inputs: Any) -> Any:
+    """Inputs are stored and fingerprinted as JSON by orjson, which refuses integers beyond 64 bits
+    (a 500 before this check)."""
+    try:
+        orjson.dumps(inputs)
+    except TypeError:
+        raise serializers.ValidationError("numbers must fit in 64 bits") from None
+    return inputs
 
 
 class RunRequestSerializer(StrictSerializer):
@@ -334,10 +372,16 @@ class RunRequestSerializer(StrictSerializer):
     owner = serializers.CharField(max_length=100, help_text="Slug of the team that will own the service.")
     inputs = serializers.JSONField(help_text="Values for the template's inputs (see its inputs_schema).")
 
+    def validate_inputs(self, inputs: Any) -> Any:
+        return _storable_inputs(inputs)
+
 
 class PreviewRequestSerializer(StrictSerializer):
     owner = serializers.CharField(max_length=100)
     inputs = serializers.JSONField()
+
+    def validate_inputs(self, inputs: Any) -> Any:
+        return _storable_inputs(inputs)
 
 
 class PreviewFileSerializer(serializers.Serializer):
@@ -369,7 +413,7 @@ class RunStepSerializer(serializers.ModelSerializer):
 class RunSerializer(serializers.ModelSerializer):
     url = serializers.SerializerMethodField()
     owner = serializers.SlugRelatedField(slug_field="slug", read_only=True)
-    requested_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    requested_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     repository = serializers.SerializerMethodField()
     service = serializers.SerializerMethodField(help_text="The registered service's slug, once the run succeeded.")
 
@@ -382,7 +426,9 @@ class RunSerializer(serializers.ModelSerializer):
     def get_url(self, obj: ProvisioningRun) -> str:
         return reverse("api:run-detail", kwargs={"pk": obj.pk}, request=self.context.get("request"))
 
-    @extend_schema_field(OpenApiTypes.OBJECT)
+    @extend_schema_field({"type": "object", "nullable": True, "description": "null until the repository exists.",
+                          "properties": {"key": {"type": "string"}, "web_url": {"type": "string"},
+                                         "clone_url": {"type": "string"}}})
     def get_repository(self, obj: ProvisioningRun) -> dict[str, str] | None:
         if not obj.repository:
             return None

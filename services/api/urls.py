@@ -3,7 +3,7 @@
 from django.urls import path
 from rest_framework.routers import DefaultRouter
 
-from services.api import views
+from services.api import audit, views
 
 app_name = "api"
 
@@ -17,6 +17,7 @@ router.register("domains", views.DomainViewSet, basename="domain")
 router.register("templates", views.TemplateViewSet, basename="template")
 router.register("runs", views.RunViewSet, basename="run")
 router.register("tokens", views.ApiTokenViewSet, basename="token")
+router.register("audit", audit.AuditEventViewSet, basename="audit")
 
 urlpatterns = [
     path("ownership/", views.OwnershipView.as_view(), name="ownership"),

@@ -16,7 +16,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from services import catalog, ownership, scaffolding, tokens
+from services import catalog, ownership, scaffolding, template_switches, tokens
 from services.api import serializers as s
 from services.api.filters import (
     EnvironmentFilter,
@@ -28,7 +28,17 @@ from services.api.filters import (
 )
 from services.errors import InvalidInput, NotFound
 from services.models import Domain, Environment, ProvisioningRun, Runbook, Service, System, Team
-from services.permissions import can_edit_service, can_manage_teams, can_own
+from services.permissions import (
+    TEAM_STRUCTURE_FIELDS,
+    can_act_on_run,
+    can_change_team_structure,
+    can_edit_service,
+    can_edit_team,
+    can_manage_members,
+    can_manage_templates,
+    can_own,
+    can_start_run,
+)
 from services.provisioning import runs as provisioning_runs
 
 FILTERS = [DjangoFilterBackend, StrictOrderingFilter]
@@ -40,6 +50,8 @@ class ErrorSerializer(s.serializers.Serializer):
 
 
 ERRORS = {400: ErrorSerializer, 403: ErrorSerializer, 404: ErrorSerializer}
+# A list answers 400 for a bad filter, ordering or page size, and 404 for a page past the last.
+LIST_ERRORS = {400: ErrorSerializer, 404: ErrorSerializer}
 
 
 def _service_for_edit(user: Any, slug: str, *, field: str = "service") -> Service:
@@ -52,7 +64,7 @@ def _service_for_edit(user: Any, slug: str, *, field: str = "service") -> Servic
 
 
 @extend_schema_view(
-    list=extend_schema(summary="List services", responses={200: s.ServiceSerializer(many=True), 400: ErrorSerializer}),
+    list=extend_schema(summary="List services", responses={200: s.ServiceSerializer(many=True), **LIST_ERRORS}),
     retrieve=extend_schema(summary="One service, with environments, runbooks and dependents",
                            responses={200: s.ServiceDetailSerializer, 404: ErrorSerializer}),
     create=extend_schema(summary="Register a service", request=s.ServiceWriteSerializer,
@@ -129,13 +141,14 @@ class ServiceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
 
 
 @extend_schema_view(
-    list=extend_schema(summary="List teams"),
+    list=extend_schema(summary="List teams", responses={200: s.TeamSerializer(many=True), **LIST_ERRORS}),
     retrieve=extend_schema(summary="One team with members, children and services",
                            responses={200: s.TeamDetailSerializer, 404: ErrorSerializer}),
     create=extend_schema(summary="Create a team (platform admins)", request=s.TeamWriteSerializer,
                          responses={201: s.TeamDetailSerializer, **ERRORS, 409: ErrorSerializer}),
-    partial_update=extend_schema(summary="Change a team (platform admins)", request=s.TeamUpdateSerializer,
-                                 responses={200: s.TeamDetailSerializer, **ERRORS}),
+    partial_update=extend_schema(
+        summary="Change a team (its leads; parent, GitHub team and type: platform admins)",
+        request=s.TeamUpdateSerializer, responses={200: s.TeamDetailSerializer, **ERRORS, 404: ErrorSerializer}),
 )
 class TeamViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """Teams: who they are, how to reach them, who is in them and what they own."""
@@ -146,7 +159,7 @@ class TeamViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
     filterset_class = TeamFilter
     ordering_fields = ["slug", "name", "created_at"]
     ordering = ["slug"]
-    http_method_names = ["get", "post", "patch", "head", "options"]
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
 
     def get_queryset(self) -> QuerySet[Team]:
         return catalog.team_list()
@@ -161,31 +174,83 @@ class TeamViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
         team = catalog.team_detail(slug)
         return Response(s.TeamDetailSerializer(team, context=self.get_serializer_context()).data, status=status_code)
 
-    def _require_admin(self) -> None:
-        if not can_manage_teams(self.request.user):
-            raise PermissionDenied("Only platform admins (staff) may create or change teams.")
+    def _team(self, slug: str) -> Team:
+        team = Team.objects.filter(slug=str(slug).lower()).first()
+        if team is None:
+            raise NotFound(f"No team '{slug}'.")
+        return team
 
     def create(self, request: Request) -> Response:
-        self._require_admin()
+        if not can_change_team_structure(request.user):
+            raise PermissionDenied("Only platform admins (staff) may create teams.")
         data = s.TeamWriteSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         team = catalog.team_create(actor=request.user, **data.validated_data)
         return self._detail(team.slug, status.HTTP_201_CREATED)
 
     def partial_update(self, request: Request, slug: str) -> Response:
-        self._require_admin()
-        team = Team.objects.filter(slug=slug.lower()).first()
-        if team is None:
-            raise NotFound(f"No team '{slug}'.")
+        team = self._team(slug)
+        if not can_edit_team(request.user, team):
+            raise PermissionDenied(f"Only leads of {team.slug} (or platform admins) may change it.")
         data = s.TeamUpdateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        catalog.team_update(actor=request.user, team=team, data=dict(data.validated_data))
+        values = dict(data.validated_data)
+        structural = sorted(TEAM_STRUCTURE_FIELDS & set(values))
+        if structural and not can_change_team_structure(request.user):
+            raise PermissionDenied(f"Only platform admins may change {', '.join(structural)}.")
+        catalog.team_update(actor=request.user, team=team, data=values)
         return self._detail(team.slug)
+
+    def _members(self, team: Team) -> Response:
+        return Response(s.MemberSerializer(catalog.team_members(team), many=True).data)
+
+    def _members_editable(self, slug: str) -> Team:
+        team = self._team(slug)
+        if not can_manage_members(self.request.user, team):
+            raise PermissionDenied(f"Only leads of {team.slug} (or platform admins) may change its members.")
+        return team
+
+    @extend_schema(methods=["GET"], summary="A team's members", request=None,
+                   responses={200: s.MemberSerializer(many=True), 404: ErrorSerializer})
+    @extend_schema(methods=["POST"], summary="Add a member, or set a member's role (the team's leads)",
+                   request=s.MembershipWriteSerializer,
+                   responses={200: s.MemberSerializer(many=True), **ERRORS})
+    # Not paginated, not filtered: the schema said a page of members with the team list's filters.
+    @action(detail=True, methods=["get", "post"], url_path="members", pagination_class=None, filter_backends=[])
+    def members(self, request: Request, slug: str) -> Response:
+        if request.method == "GET":
+            return self._members(self._team(slug))
+        team = self._members_editable(slug)
+        data = s.MembershipWriteSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        user = catalog.resolve_user(data.validated_data["username"], field="username")
+        catalog.membership_set(actor=request.user, team=team, user=user, role=data.validated_data["role"])
+        return self._members(team)
+
+    @extend_schema(methods=["PATCH"], summary="Change a member's role (the team's leads)",
+                   request=s.MembershipRoleSerializer, responses={200: s.MemberSerializer(many=True), **ERRORS})
+    @extend_schema(methods=["DELETE"], summary="Take a person out of the team (the team's leads)", request=None,
+                   responses={204: None, **ERRORS})
+    @action(detail=True, methods=["patch", "delete"], url_path=r"members/(?P<username>[^/]+)")
+    def member(self, request: Request, slug: str, username: str) -> Response:
+        team = self._members_editable(slug)
+        user = catalog.resolve_user(username, field="username")
+        if request.method == "DELETE":
+            catalog.membership_remove(actor=request.user, team=team, user=user)
+            return Response(status=status.HTTP_204_NO_CONTENT)
+        if not catalog.team_members(team).filter(user=user).exists():
+            raise NotFound(f"'{username}' is not a member of {team.slug}.")
+        data = s.MembershipRoleSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        catalog.membership_set(actor=request.user, team=team, user=user, role=data.validated_data["role"])
+        return self._members(team)
 
 
 @extend_schema_view(
-    list=extend_schema(summary="List runbooks (filter by service)"),
-    retrieve=extend_schema(summary="One runbook: Markdown body and sanitized HTML"),
+    list=extend_schema(summary="List runbooks (filter by service)",
+                       responses={200: s.RunbookSerializer(many=True), **LIST_ERRORS}),
+    retrieve=extend_schema(summary="One runbook: Markdown body and sanitized HTML",
+                           responses={200: s.RunbookSerializer, 404: ErrorSerializer}),
     create=extend_schema(summary="Add a runbook to a service", request=s.RunbookWriteSerializer,
                          responses={201: s.RunbookSerializer, **ERRORS, 409: ErrorSerializer}),
     partial_update=extend_schema(summary="Edit a runbook (keeps a revision)", request=s.RunbookUpdateSerializer,
@@ -230,8 +295,10 @@ class RunbookViewSet(viewsets.ModelViewSet):
 
 
 @extend_schema_view(
-    list=extend_schema(summary="List environments (filter by service)"),
-    retrieve=extend_schema(summary="One environment and its protection rules"),
+    list=extend_schema(summary="List environments (filter by service)",
+                       responses={200: s.EnvironmentSerializer(many=True), **LIST_ERRORS}),
+    retrieve=extend_schema(summary="One environment and its protection rules",
+                           responses={200: s.EnvironmentSerializer, 404: ErrorSerializer}),
     create=extend_schema(summary="Add an environment to a service", request=s.EnvironmentWriteSerializer,
                          responses={201: s.EnvironmentSerializer, **ERRORS, 409: ErrorSerializer}),
     partial_update=extend_schema(summary="Change an environment", request=s.EnvironmentUpdateSerializer,
@@ -276,7 +343,10 @@ class EnvironmentViewSet(viewsets.ModelViewSet):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-@extend_schema_view(list=extend_schema(summary="List systems"), retrieve=extend_schema(summary="One system"))
+@extend_schema_view(
+    list=extend_schema(summary="List systems", responses={200: s.SystemSerializer(many=True), **LIST_ERRORS}),
+    retrieve=extend_schema(summary="One system", responses={200: s.SystemSerializer, 404: ErrorSerializer}),
+)
 class SystemViewSet(viewsets.ReadOnlyModelViewSet):
     """Systems: optional groupings of services (Backstage compatibility)."""
 
@@ -288,7 +358,10 @@ class SystemViewSet(viewsets.ReadOnlyModelViewSet):
     ordering = ["slug"]
 
 
-@extend_schema_view(list=extend_schema(summary="List domains"), retrieve=extend_schema(summary="One domain"))
+@extend_schema_view(
+    list=extend_schema(summary="List domains", responses={200: s.DomainSerializer(many=True), **LIST_ERRORS}),
+    retrieve=extend_schema(summary="One domain", responses={200: s.DomainSerializer, 404: ErrorSerializer}),
+)
 class DomainViewSet(viewsets.ReadOnlyModelViewSet):
     """Domains: business areas grouping systems."""
 
@@ -336,16 +409,29 @@ class TemplateViewSet(viewsets.ViewSet):
     lookup_value_regex = r"[^/]+"
     serializer_class = s.TemplateSerializer
 
+    def _context(self) -> dict[str, Any]:
+        return {"request": self.request, "switches": template_switches.switches()}
+
     @extend_schema(summary="List golden-path templates", responses={200: s.TemplateSerializer(many=True)})
     def list(self, request: Request) -> Response:
         templates = scaffolding.template_list()
-        return Response(s.TemplateSerializer(templates, many=True, context={"request": request}).data)
+        return Response(s.TemplateSerializer(templates, many=True, context=self._context()).data)
 
     @extend_schema(summary="One template, with the JSON Schema of its inputs",
                    responses={200: s.TemplateSerializer, 404: ErrorSerializer})
     def retrieve(self, request: Request, name: str) -> Response:
         template = scaffolding.template_get(name)
-        return Response(s.TemplateSerializer(template, context={"request": request}).data)
+        return Response(s.TemplateSerializer(template, context=self._context()).data)
+
+    @extend_schema(summary="Turn a template off or on again (platform admins)", request=s.TemplateSwitchSerializer,
+                   responses={200: s.TemplateSerializer, **ERRORS})
+    def partial_update(self, request: Request, name: str) -> Response:
+        if not can_manage_templates(request.user):
+            raise PermissionDenied("Only platform admins (staff) may turn templates on or off.")
+        data = s.TemplateSwitchSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        template_switches.template_switch(actor=request.user, name=name, **data.validated_data)
+        return self.retrieve(request, name)
 
     @extend_schema(summary="Dry run: the files a run would create (no side effects)",
                    request=s.PreviewRequestSerializer, responses={200: s.PreviewSerializer, **ERRORS})
@@ -359,7 +445,7 @@ class TemplateViewSet(viewsets.ViewSet):
 
 
 @extend_schema_view(
-    list=extend_schema(summary="List provisioning runs"),
+    list=extend_schema(summary="List provisioning runs", responses={200: s.RunSerializer(many=True), **LIST_ERRORS}),
     retrieve=extend_schema(summary="One run with its steps (state, attempts, timings, log, error)",
                            responses={200: s.RunDetailSerializer, 404: ErrorSerializer}),
 )
@@ -395,7 +481,7 @@ class RunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
         team = Team.objects.filter(slug=str(values["owner"]).lower()).first()
         if team is None:
             raise InvalidInput.field("owner", f"no team '{values['owner']}'")
-        if not can_own(request.user, team=team):
+        if not can_start_run(request.user, team=team):
             raise PermissionDenied(f"Only members of {team.slug} (or staff) may create services for it.")
         run, created = provisioning_runs.run_create(
             actor=request.user, template=values["template"], owner=team.slug, inputs=values["inputs"],
@@ -406,7 +492,7 @@ class RunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
 
     def _editable(self) -> ProvisioningRun:
         run = self.get_object()
-        if not (can_own(self.request.user, team=run.owner) or run.requested_by_id == self.request.user.pk):
+        if not can_act_on_run(self.request.user, run):
             raise PermissionDenied(f"Only members of {run.owner.slug}, the requester or staff may change this run.")
         return run
 
@@ -428,7 +514,8 @@ class RunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
 
 
 @extend_schema_view(
-    list=extend_schema(summary="My API tokens (never their keys)"),
+    list=extend_schema(summary="My API tokens (never their keys)",
+                       responses={200: s.ApiTokenSerializer(many=True), **LIST_ERRORS}),
     create=extend_schema(summary="Create an API token: the key is in this answer only",
                          request=s.ApiTokenRequestSerializer, responses={201: s.ApiTokenCreatedSerializer, **ERRORS}),
     destroy=extend_schema(summary="Revoke one of my tokens (refused at once from then on)",

@@ -14,7 +14,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from services import scaffolding
+from services import scaffolding, template_switches
 from services.audit import audit_record
 from services.catalog import resolve_team
 from services.errors import Conflict, InvalidInput
@@ -74,6 +74,7 @@ def run_create(*, actor: Any, template: str, owner: str, inputs: Any, idempotenc
                                {"Idempotency-Key": ["already used with a different body"]})
             return existing, False
     definition = scaffolding.template_get(template)
+    template_switches.require_on(definition.name)
     team = resolve_team(owner, field="owner")
     values = scaffolding.inputs_validate(definition, inputs)
     slug = values[scaffolding.NAME_INPUT]
@@ -170,15 +171,6 @@ def service_name_problem(slug: str) -> str | None:
     if ProvisioningRun.objects.filter(service_slug=slug, state__in=ProvisioningRun.ACTIVE_STATES).exists():
         return "another run is creating a service with this name"
     return None
-
-
-def owner_teams_for(actor: Any) -> QuerySet[Team]:
-    """The teams `actor` may create services for: every team for staff, otherwise their own."""
-    if not getattr(actor, "is_authenticated", False) or not actor.is_active:
-        return Team.objects.none()
-    if actor.is_staff:
-        return Team.objects.order_by("name", "slug")
-    return Team.objects.filter(memberships__user=actor).order_by("name", "slug").distinct()
 
 
 def run_preview(*, template: str, owner: str, inputs: Any) -> dict[str, Any]:

@@ -546,13 +546,13 @@ def test_the_runs_list_costs_a_fixed_number_of_queries(member_web, member, team,
 
 def test_the_wizard_pages_cost_a_fixed_number_of_queries(member_web, team, django_assert_max_num_queries):
     TeamFactory.create_batch(20)
-    # Expect 2 queries: session, user (the templates are files)
-    with django_assert_max_num_queries(2):
-        member_web.get("/create/")
-    # Expect 3 queries: session, user, mia's teams
+    # Expect 3 queries: session, user, the templates' on/off switches (the templates are files)
     with django_assert_max_num_queries(3):
+        member_web.get("/create/")
+    # Expect 4 queries: session, user, the switches, mia's teams
+    with django_assert_max_num_queries(4):
         member_web.get("/create/mini/")
-    # Expect 8 queries: session, user, mia's teams, the owner team, mia's membership, is the name a service,
-    # is it being created, the owner team again (in the preview)
-    with django_assert_max_num_queries(8):
+    # Expect 9 queries: session, user, the switches, mia's teams, the owner team, mia's membership, is the
+    # name a service, is it being created, the owner team again (in the preview)
+    with django_assert_max_num_queries(9):
         assert member_web.post("/create/mini/", form_data()).status_code == 200

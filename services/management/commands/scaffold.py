@@ -11,7 +11,8 @@ from django.core.management.base import BaseCommand, CommandError
 
 from services import scaffolding
 from services.errors import CatalogError
-from services.models import ProvisioningRun
+from services.models import ProvisioningRun, Team
+from services.permissions import can_start_run
 from services.provisioning.runs import run_create
 
 
@@ -65,6 +66,10 @@ class Command(BaseCommand):
             actor = get_user_model().objects.filter(username=username).first()
             if actor is None:
                 raise CommandError(f"No user '{username}'.", returncode=2)
+            team = Team.objects.filter(slug=str(owner).lower()).first()
+            if team is not None and not can_start_run(actor, team=team):
+                raise CommandError(f"{actor.get_username()} may not create services for {team.slug}: only its "
+                                   "members and platform admins may.", returncode=1)
         try:
             run, _ = run_create(actor=actor, template=template, owner=owner, inputs=inputs)
         except CatalogError as error:
