@@ -130,9 +130,13 @@ def private_redis(tmp_path, monkeypatch) -> Iterator[PrivateRedis]:
 
 
 def _drop_broker_pools(app) -> None:  # noqa: ANN001
-    if app._pool is not None:
-        app._pool.force_close_all()
-    app._after_fork()  # forgets the connection and producer pools, as Celery does in a forked child
+    """Forget every broker connection of this process. kombu keeps its pools in process-wide registries
+    keyed by the broker URL: closing the filesystem broker's pool without dropping it from the registry
+    left the rest of the test run publishing through a closed pool (every later worker test starved)."""
+    from kombu import pools
+
+    pools.reset()  # closes every pool and empties the registries: the next publish opens fresh ones
+    app._after_fork()  # forgets the app's own references, as Celery does in a forked child
 
 
 GITHUB_TOKEN = "ghp_" + "F4ult" * 7
