@@ -330,28 +330,45 @@ def _validate_slug(slug: Any) -> str:
 # Services.
 
 
+def _slug_taken(slug: str) -> Conflict:
+    """The answer to a service slug in use, whether seen before the insert or by it."""
+    return Conflict(f"A service named '{slug}' exists already.", {"slug": ["already taken"]})
+
+
+def _repository_taken(repo_key: str) -> Conflict:
+    """The answer to a repository registered to another service, seen before the insert or by it."""
+    return Conflict(f"Repository '{repo_key}' is registered to another service.",
+                    {"repository": ["already registered to another service"]})
+
+
 @transaction.atomic
 def service_create(*, actor: Any, slug: str, owner: str, name: str = "", repository: str | None = None,
                    system: str | None = None, depends_on: list[str] | None = None, **fields: Any) -> Service:
     """Register a service; its owner is a team or a person, its repository key must be unique."""
     slug = _validate_slug(slug)
     if Service.objects.filter(slug=slug).exists():
-        raise Conflict(f"A service named '{slug}' exists already.", {"slug": ["already taken"]})
+        raise _slug_taken(slug)
     owner_team, owner_user = resolve_owner(owner)
     unknown = set(fields) - set(SERVICE_FIELDS)
     if unknown:
         raise InvalidInput(f"Unknown fields: {', '.join(sorted(unknown))}.", {f: ["unknown field"] for f in unknown})
     repo_key = normalize_repository(repository) if repository else None
     if repo_key and Service.objects.filter(repository=repo_key).exists():
-        raise Conflict(f"Repository '{repo_key}' is registered to another service.",
-                       {"repository": ["already registered to another service"]})
+        raise _repository_taken(repo_key)
     service = Service(slug=slug, name=name or slug, owner_team=owner_team, owner_user=owner_user,
                       repository=repo_key, system=_resolve_system(system), **fields)
     try:
         with transaction.atomic():
             service.save()
-    except IntegrityError as error:
-        raise Conflict(f"Service '{slug}' clashes with one saved meanwhile.", {"slug": [str(error)]}) from None
+    except IntegrityError:
+        # Another request saved the same slug or repository between the checks above and this insert:
+        # its row is committed now (the insert waited for it), so the checks name the clash as they would
+        # have a moment later. Anything else is not a conflict the caller can act on.
+        if Service.objects.filter(slug=slug).exists():
+            raise _slug_taken(slug) from None
+        if repo_key and Service.objects.filter(repository=repo_key).exists():
+            raise _repository_taken(repo_key) from None
+        raise
     _set_dependencies(service, _dependency_refs(depends_on or []))
     _link_pending_dependents(service)
     audit_record(actor=actor, action="service.create", obj=service,

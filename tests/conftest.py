@@ -79,3 +79,4 @@ def service(db, team):
 
 
 from tests.fakes.github import fake_github  # noqa: E402,F401 - the fake GitHub server fixture, for every test
+from tests.fakes.github_portal import gh_team, github, github_run_lease_seconds  # noqa: E402,F401 - the portal on it

@@ -139,28 +139,8 @@ def _drop_broker_pools(app) -> None:  # noqa: ANN001
     app._after_fork()  # forgets the app's own references, as Celery does in a forked child
 
 
-GITHUB_TOKEN = "ghp_" + "F4ult" * 7
-
-
 @pytest.fixture
-def github(fake_github, settings, monkeypatch):
-    """The portal configured for the fake GitHub, in this process and in the workers it starts."""
-    fake_github.add_token(GITHUB_TOKEN)
-    fake_github.add_team("acme", "payments-gh", id=7)
-    values = {"SLIPWAY_REPO_HOST": "github", "SLIPWAY_GITHUB_API_URL": fake_github.api_url,
-              "SLIPWAY_GITHUB_ORG": "acme", "SLIPWAY_GITHUB_TOKEN": GITHUB_TOKEN,
-              "SLIPWAY_GITHUB_WRITE_SPACING_SECONDS": "0", "SLIPWAY_RETRY_BASE_SECONDS": "0.2",
-              "SLIPWAY_SWEEP_SECONDS": "1",
-              # Longer than the client's 15 s timeout: a hung call must not let another worker take the run.
-              "SLIPWAY_RUN_LEASE_SECONDS": "40"}
-    for name, value in values.items():
-        monkeypatch.setenv(name, value)
-    settings.SLIPWAY_REPO_HOST = "github"
-    return fake_github
-
-
-@pytest.fixture
-def gh_team(team):
-    team.github_team_slug = "payments-gh"
-    team.save()
-    return team
+def github_run_lease_seconds() -> int:
+    """Longer than the client's 15 s timeout: a hung call must not let another worker take the run
+    (the `github` fixture is shared, tests/fakes/github_portal.py)."""
+    return 40

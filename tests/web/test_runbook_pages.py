@@ -188,3 +188,22 @@ def test_a_runbook_heading_that_repeats_its_title_is_not_shown_twice():
 
     assert render_markdown("# Ledger runbook\n\nRestart it.", title="Ledger Runbook") == "<p>Restart it.</p>\n"
     assert "<h1>Other</h1>" in render_markdown("# Other\n\nRestart it.", title="Ledger runbook")
+
+
+@pytest.mark.parametrize("heading", ["#  on-CALL  #", "#\tOn-call", "On-call\n=======", "# *On-call*"])
+def test_the_page_shows_a_title_repeated_by_the_body_once(viewer_web, service, member, heading):
+    body = f"\n{heading}\n\nRestart the pods.\n"
+    catalog.runbook_create(actor=member, service=service, slug="on-call", title="On-call", body=body)
+    page = viewer_web.get(PAGE).content.decode()
+    assert page.count("<h1") == 1
+    assert '<h1 id="runbook-title">On-call</h1>' in page
+    assert "<p>Restart the pods.</p>" in page
+    assert Runbook.objects.get(slug="on-call").body == body  # only the rendering leaves it out
+
+
+def test_an_indented_title_line_is_code_and_is_shown(viewer_web, service, member):
+    catalog.runbook_create(actor=member, service=service, slug="on-call", title="On-call",
+                           body="    # On-call\n\nRestart the pods.\n")
+    page = viewer_web.get(PAGE).content.decode()
+    assert "<pre><code># On-call\n</code></pre>" in page
+

@@ -192,6 +192,84 @@ def test_a_taken_slug_or_repository_is_409(member_client, service):
     assert "repository" in response.json()["errors"]
 
 
+def _saved_meanwhile(monkeypatch, **rival):
+    """Another request's service is saved after service_create's checks and before its insert: the
+    moment two requests for the same slug (or repository) race, made deterministic."""
+    from services import catalog
+
+    resolve_system = catalog._resolve_system
+
+    def resolve_then_lose_the_race(slug):
+        ServiceFactory(**rival)
+        return resolve_system(slug)
+
+    monkeypatch.setattr(catalog, "_resolve_system", resolve_then_lose_the_race)
+
+
+def test_a_slug_lost_to_a_concurrent_create_is_the_same_409_as_a_taken_slug(member_client, team, monkeypatch):
+    ServiceFactory(slug="ledger", owner_team=team, repository=None)
+    sequential = member_client.post(LIST, {"slug": "ledger", "owner": "payments"}, format="json")
+    Service.objects.all().delete()
+    _saved_meanwhile(monkeypatch, slug="ledger", owner_team=team, repository=None)
+    response = member_client.post(LIST, {"slug": "ledger", "owner": "payments"}, format="json")
+    assert response.status_code == 409, response.content
+    assert response.json() == sequential.json() == {"detail": "A service named 'ledger' exists already.",
+                                                     "errors": {"slug": ["already taken"]}}
+
+
+def test_a_repository_lost_to_a_concurrent_create_is_409_naming_the_repository(member_client, team, monkeypatch):
+    _saved_meanwhile(monkeypatch, slug="books", owner_team=team, repository="github.com/acme/ledger")
+    response = member_client.post(LIST, {"slug": "ledger", "owner": "payments",
+                                         "repository": "https://github.com/ACME/ledger"}, format="json")
+    assert response.status_code == 409, response.content
+    assert response.json()["errors"] == {"repository": ["already registered to another service"]}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_creates_of_one_slug_at_once_on_postgresql_one_wins_the_other_gets_409(member, team, monkeypatch):
+    """The real race: two transactions both pass the existence check, then both insert; the loser's
+    insert waits for the winner's commit and fails on the unique index."""
+    import threading
+
+    from django.db import connection, connections
+    from rest_framework.test import APIClient
+
+    from services import catalog
+    from tests.factories import token_for
+
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite serializes write transactions: its second create sees the first one's row")
+    both_checked = threading.Barrier(2)
+    resolve_system = catalog._resolve_system
+
+    def resolve_once_both_have_checked(slug):
+        both_checked.wait(timeout=10)
+        return resolve_system(slug)
+
+    monkeypatch.setattr(catalog, "_resolve_system", resolve_once_both_have_checked)
+    token = token_for(member)
+    answers = []
+
+    def create() -> None:
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+        try:
+            response = client.post(LIST, {"slug": "ledger", "owner": "payments"}, format="json")
+            answers.append((response.status_code, response.json()))
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=create) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert sorted(status for status, _ in answers) == [201, 409], answers
+    assert [body for status, body in answers if status == 409] == [
+        {"detail": "A service named 'ledger' exists already.", "errors": {"slug": ["already taken"]}}]
+    assert Service.objects.filter(slug="ledger").count() == 1
+
+
 def test_a_viewer_cannot_register_a_service_for_a_team_they_are_not_in(viewer_client, team):
     response = viewer_client.post(LIST, {"slug": "x", "owner": "payments"}, format="json")
     assert response.status_code == 403

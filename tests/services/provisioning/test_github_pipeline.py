@@ -7,35 +7,11 @@ import json
 import pytest
 
 from services.models import ProvisioningRun, RunStep, Service
+from tests.fakes.github_portal import PORTAL_TOKEN as TOKEN
 from tests.services.provisioning.conftest import run_request
 from tests.worker import celery_worker, wait_for
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
-
-TOKEN = "ghp_" + "S3cr3t" * 6
-
-
-@pytest.fixture
-def github(fake_github, settings, monkeypatch):
-    """The portal configured for the fake GitHub, in this process and in the workers it starts."""
-    fake_github.add_token(TOKEN)
-    fake_github.add_team("acme", "payments-gh", id=7)
-    values = {"SLIPWAY_REPO_HOST": "github", "SLIPWAY_GITHUB_API_URL": fake_github.api_url,
-              "SLIPWAY_GITHUB_ORG": "acme", "SLIPWAY_GITHUB_TOKEN": TOKEN,
-              "SLIPWAY_GITHUB_WRITE_SPACING_SECONDS": "0", "SLIPWAY_RETRY_BASE_SECONDS": "0.2",
-              "SLIPWAY_RUN_LEASE_SECONDS": "5", "SLIPWAY_SWEEP_SECONDS": "1"}
-    for name, value in values.items():
-        monkeypatch.setenv(name, value)
-    settings.SLIPWAY_REPO_HOST = "github"
-    return fake_github
-
-
-@pytest.fixture
-def gh_team(team):
-    team.github_team_slug = "payments-gh"
-    team.save()
-    return team
-
 
 def finished(run_id):
     run = ProvisioningRun.objects.get(pk=run_id)

@@ -1,0 +1,14 @@
+"""The fault tests' own settings of the shared fixtures."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+pytestmark = pytest.mark.django_db
+
+
+def test_a_run_on_github_is_leased_longer_than_the_client_timeout(github):
+    # A call that hangs until the client's 15 s timeout must not let another worker take the run.
+    assert int(os.environ["SLIPWAY_RUN_LEASE_SECONDS"]) == 40
