@@ -12,7 +12,7 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
-from django.db.models import Count, IntegerField, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models import Count, F, IntegerField, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -51,8 +51,11 @@ TEAM_FIELDS = (
 
 def service_list() -> QuerySet[Service]:
     """Services with what a list row shows, in two queries whatever the page size."""
+    # A dependency shows its target's slug only: joined as a value, not as a whole Service (with its
+    # JSON fields decoded) per dependency, which was half the cost of a page of 50 (profiled).
     return Service.objects.select_related("owner_team", "owner_user", "system").prefetch_related(
-        Prefetch("dependencies", queryset=ServiceDependency.objects.select_related("target").order_by("target_ref"))
+        Prefetch("dependencies",
+                 queryset=ServiceDependency.objects.annotate(target_slug=F("target__slug")).order_by("target_ref"))
     )
 
 

@@ -147,6 +147,8 @@ class Service(models.Model):
         indexes = [
             models.Index(fields=["lifecycle"], name="service_lifecycle_idx"),
             models.Index(fields=["type"], name="service_type_idx"),
+            # The catalog's pages and count (services.paging): answered from the index alone.
+            models.Index(fields=["slug", "id"], condition=models.Q(archived=False), name="service_live_slug_idx"),
         ]
 
     def __str__(self) -> str:

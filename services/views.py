@@ -19,11 +19,13 @@ from django.core.paginator import Paginator
 from django.db.models import F
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils.safestring import mark_safe
 from django.views import View
 from django_htmx.http import HttpResponseClientRedirect
 
-from services import catalog, ownership, tokens
+from services import catalog, ownership, page_cache, tokens
 from services.api.filters import ServiceFilter, TeamFilter
 from services.errors import CatalogError, InvalidInput, NotFound
 from services.forms import (
@@ -45,11 +47,13 @@ from services.models import (
     System,
     Team,
 )
+from services.paging import DeferredJoinPaginator
 from services.permissions import (
     can_change_team_structure,
     can_edit_service,
     can_edit_team,
     can_manage_members,
+    can_own,
 )
 
 PAGE_SIZE = 50
@@ -147,6 +151,20 @@ class ServiceListView(LoginRequiredMixin, View):
     filters, the count, the page of rows (owner and system joined)."""
 
     def get(self, request: HttpRequest) -> HttpResponse:
+        # The content is the same for every reader: kept per catalog generation (services.page_cache).
+        key = page_cache.page_key("catalog", request.get_full_path())
+        content = page_cache.get(key)
+        status = 200
+        if content is None:
+            context, status = self._content_context(request)
+            content = render_to_string("services/partials/_catalog_page.html", context, request)
+            if status == 200:
+                page_cache.put(key, content)
+        return render(request, "services/service_list.html",
+                      {"content": mark_safe(content), "query": request.GET.get("q", ""), "nav": "catalog"},  # noqa: S308 - our own render
+                      status=status)
+
+    def _content_context(self, request: HttpRequest) -> tuple[dict[str, Any], int]:
         filterset = ServiceFilter(request.GET, queryset=catalog.service_rows())
         errors = {} if filterset.is_valid() else dict(filterset.errors)
         sort = request.GET.get("sort", "slug")
@@ -155,7 +173,7 @@ class ServiceListView(LoginRequiredMixin, View):
             sort = "slug"
         valid = not errors
         queryset = filterset.qs.order_by(*SERVICE_SORTS[sort]) if valid else Service.objects.none()
-        page = Paginator(queryset, PAGE_SIZE).get_page(_page_number(request))
+        page = DeferredJoinPaginator(queryset, PAGE_SIZE).get_page(_page_number(request))
         context = {
             "filter_errors": errors,
             "params": request.GET,
@@ -172,9 +190,8 @@ class ServiceListView(LoginRequiredMixin, View):
             # Row links are the list URL + slug: reversing two URLs per row was a tenth of the page's time.
             "service_url_prefix": reverse("services:service_list"),
             "team_url_prefix": reverse("services:team_list"),
-            "nav": "catalog",
         }
-        return render(request, "services/service_list.html", context, status=200 if valid else 400)
+        return context, 200 if valid else 400
 
 
 def _service_context(request: HttpRequest, service: Service) -> dict[str, Any]:
@@ -194,11 +211,31 @@ class ServiceDetailView(LoginRequiredMixin, View):
     links, tags, origin template and audit history; its owners edit it in place."""
 
     def get(self, request: HttpRequest, slug: str) -> HttpResponse:
-        service = _service_or_404(slug)
-        context = _service_context(request, service)
         if request.htmx and request.GET.get("fragment") == "summary":
-            return render(request, "services/partials/_service_summary.html", context)
-        return render(request, "services/service_detail.html", context)
+            service = _service_or_404(slug)
+            return render(request, "services/partials/_service_summary.html", _service_context(request, service))
+        # The content depends on the catalog and on whether the reader may edit the service, not on who
+        # reads it: it is kept per catalog generation, once for editors and once for the others, with
+        # the owner it was rendered for so that whether this reader may edit is known without the row.
+        key = page_cache.page_key("service", str(slug).lower())
+        page = page_cache.get(key)
+        service = None
+        if page is None:
+            service = _service_or_404(slug)
+            page = {"name": service.name, "owner_team_id": service.owner_team_id,
+                    "owner_user_id": service.owner_user_id, "content": {}}
+        editor = can_own(request.user,
+                         team=Team(pk=page["owner_team_id"]) if page["owner_team_id"] else None,
+                         person=get_user_model()(pk=page["owner_user_id"]) if page["owner_user_id"] else None)
+        content = page["content"].get(editor)
+        if content is None:
+            service = service or _service_or_404(slug)
+            context = _service_context(request, service)
+            content = render_to_string("services/partials/_service_page.html", context, request)
+            page["content"][context["can_edit"]] = content
+            page_cache.put(key, page)
+        return render(request, "services/service_detail.html",
+                      {"content": mark_safe(content), "title": page["name"], "nav": "catalog"})  # noqa: S308 - our own render
 
 
 class ServiceHistoryView(LoginRequiredMixin, View):

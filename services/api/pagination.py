@@ -8,6 +8,8 @@ from django.core.paginator import InvalidPage
 from rest_framework import pagination
 from rest_framework.exceptions import NotFound, ValidationError
 
+from services.paging import DeferredJoinPaginator
+
 MAX_PAGE_SIZE = 200
 
 
@@ -43,3 +45,9 @@ class PageNumberPagination(pagination.PageNumberPagination):
             raise NotFound(f"Page {raw} is past the last page.") from None
         except InvalidPage:
             raise NotFound(f"Page {raw} does not exist.") from None
+
+
+class DeferredJoinPagination(PageNumberPagination):
+    """For wide joined lists (services): the page's keys first, then its rows (services.paging)."""
+
+    django_paginator_class = DeferredJoinPaginator

@@ -62,7 +62,10 @@ class DependencySerializer(serializers.ModelSerializer):
         fields = ["ref", "service"]
 
     def get_service(self, obj: ServiceDependency) -> str | None:
-        return obj.target.slug if obj.target_id else None
+        if not obj.target_id:
+            return None
+        slug = getattr(obj, "target_slug", None)  # annotated by catalog.service_list()
+        return slug if slug is not None else obj.target.slug
 
 
 class DependentSerializer(serializers.ModelSerializer):
@@ -90,7 +93,11 @@ class ServiceSerializer(serializers.ModelSerializer):
         ]
 
     def get_url(self, obj: Service) -> str:
-        return reverse("api:service-detail", kwargs={"slug": obj.slug}, request=self.context.get("request"))
+        # The list's URL + slug (a slug needs no quoting): one reverse per answer, not one per row.
+        base = self.context.get("_service_list_url")
+        if base is None:
+            base = self.context["_service_list_url"] = reverse("api:service-list", request=self.context.get("request"))
+        return f"{base}{obj.slug}/"
 
     def get_owner(self, obj: Service) -> str:
         return owner_ref(obj)

@@ -26,6 +26,7 @@ from services.api.filters import (
     StrictOrderingFilter,
     TeamFilter,
 )
+from services.api.pagination import DeferredJoinPagination
 from services.errors import InvalidInput, NotFound
 from services.models import Domain, Environment, ProvisioningRun, Runbook, Service, System, Team
 from services.permissions import (
@@ -83,6 +84,7 @@ class ServiceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
     ordering_fields = ["slug", "name", "tier", "lifecycle", "type", "created_at", "updated_at"]
     ordering = ["slug"]
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+    pagination_class = DeferredJoinPagination
 
     def get_queryset(self) -> QuerySet[Service]:
         return catalog.service_list()

@@ -7,7 +7,8 @@ from urllib.parse import urlsplit
 
 from django import template
 from django.http import QueryDict
-from django.utils.html import format_html
+from django.utils.html import escape, format_html
+from django.utils.safestring import SafeString, mark_safe
 
 from services import catalog
 
@@ -128,3 +129,14 @@ def thousands(number: Any) -> str:
         return f"{int(number):,}"
     except (TypeError, ValueError):
         return str(number)
+
+
+@register.simple_tag
+def options(choices: Any, selected: Any = None) -> SafeString:
+    """<option> elements for (value, label) pairs, the one equal to `selected` selected: joined in
+    Python, as the template loop over the catalog's 500 teams and 100 systems took a quarter of the
+    catalog page's rendering (profiled)."""
+    chosen = "" if selected is None else str(selected)
+    return mark_safe("".join(  # noqa: S308 - every value and label is escaped
+        f'<option value="{escape(value)}"{" selected" if str(value) == chosen else ""}>{escape(label)}</option>'
+        for value, label in choices))

@@ -1,0 +1,41 @@
+"""Rendered catalog pages kept per catalog generation, shared by every web process.
+
+The content of the catalog and of a service page depends on the catalog alone (and, on a service
+page, on whether the reader may edit it), not on who reads it: it is rendered once per catalog
+generation and kept in the `responses` cache, like the API answers of services.middleware. What
+depends on the reader — the header with their name, the CSRF token htmx sends — is rendered around it
+on every request. Every catalog write bumps the generation (services.signals), so the next request
+renders anew: a cached page is never older than the catalog it shows.
+
+Measured on the generated organisation (10,000 services, PostgreSQL): a catalog page cost ~50 ms of
+CPU and a service page ~30 ms; served from here they cost the generation read, one cache read and the
+page frame (see bench/README.md)."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import caches
+
+from services.middleware import catalog_generation
+
+
+def _enabled() -> bool:
+    return settings.SLIPWAY_RESPONSE_CACHE_SECONDS > 0
+
+
+def page_key(*parts: str) -> str:
+    """The cache key of a page's content at the current catalog generation (one primary-key read)."""
+    digest = hashlib.blake2b("\0".join(parts).encode(), digest_size=16).hexdigest()
+    return f"p:{catalog_generation()}:{digest}"
+
+
+def get(key: str) -> Any:
+    return caches["responses"].get(key) if _enabled() else None
+
+
+def put(key: str, value: Any) -> None:
+    if _enabled():
+        caches["responses"].set(key, value, timeout=settings.SLIPWAY_RESPONSE_CACHE_SECONDS)

@@ -1,0 +1,61 @@
+"""services.paging.DeferredJoinPaginator gives the same pages as Django's Paginator, in two queries."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.paginator import Paginator
+from django.db.models import F
+
+from services import catalog
+from services.paging import DeferredJoinPaginator
+from tests.factories import ServiceFactory, TeamFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+ORDERS = [("slug",), ("name", "slug"), ("-updated_at", "slug"),
+          (F("owner_team__slug").asc(nulls_last=True), "owner_user__username", "slug")]
+
+
+@pytest.mark.parametrize("order", ORDERS, ids=["slug", "name", "updated", "owner"])
+def test_every_page_equals_djangos(order):
+    teams = TeamFactory.create_batch(3)
+    person = UserFactory()
+    for number in range(23):
+        ServiceFactory(name=f"Service {number % 5}", owner_team=teams[number % 3] if number % 4 else None,
+                       owner_user=None if number % 4 else person)
+    queryset = catalog.service_rows().filter(archived=False).order_by(*order)
+    plain, deferred = Paginator(queryset, 5, orphans=1), DeferredJoinPaginator(queryset, 5, orphans=1)
+    assert deferred.num_pages == plain.num_pages == 5
+    for number in plain.page_range:
+        expected = [service.slug for service in plain.page(number)]
+        page = deferred.page(number)
+        assert [service.slug for service in page] == expected
+        # The joined rows came with the page: owners are read without another query.
+        assert all(service.owner_team or service.owner_user for service in page)
+
+
+def test_a_deep_page_costs_two_queries_and_joins(django_assert_num_queries):
+    team = TeamFactory()
+    ServiceFactory.create_batch(12, owner_team=team)
+    paginator = DeferredJoinPaginator(catalog.service_rows().order_by("slug"), 5)
+    paginator.count  # noqa: B018 - counted once, apart
+    with django_assert_num_queries(2):
+        page = paginator.page(2)
+        assert [service.owner_team.slug for service in page] == [team.slug] * 5
+
+
+def test_a_row_deleted_between_the_two_queries_is_left_out(monkeypatch):
+    services = ServiceFactory.create_batch(8, owner_team=TeamFactory())
+    paginator = DeferredJoinPaginator(catalog.service_rows().order_by("slug"), 3)
+    paginator.count  # noqa: B018
+    victim = sorted(services, key=lambda service: service.slug)[4]
+    real_in_bulk = type(paginator.object_list).in_bulk
+
+    def in_bulk_after_delete(queryset, keys, **kwargs):
+        type(victim).objects.filter(pk=victim.pk).delete()
+        return real_in_bulk(queryset, keys, **kwargs)
+
+    monkeypatch.setattr(type(paginator.object_list), "in_bulk", in_bulk_after_delete)
+    page = [service.slug for service in paginator.page(2)]
+    assert victim.slug not in page and len(page) == 2
+
