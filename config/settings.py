@@ -269,6 +269,12 @@ SLIPWAY_GITHUB_INSTALLATION_ID = env.str("SLIPWAY_GITHUB_INSTALLATION_ID", defau
 # GitHub asks for at least a second between content-creating requests per credential; shared by
 # every worker process through the database (tests set 0).
 SLIPWAY_GITHUB_WRITE_SPACING_SECONDS = env.float("SLIPWAY_GITHUB_WRITE_SPACING_SECONDS", default=1.0)
+# And at most this many writes per credential in any 60 minutes (GitHub's secondary limit is 500; the
+# rest is headroom for other writers with the same token); 0 turns the budget off. A write whose slot
+# is further than SLIPWAY_GITHUB_WRITE_MAX_SLEEP_SECONDS away does not hold the worker: its step is
+# handed back and resumed then (services/provisioning/throttle.py).
+SLIPWAY_GITHUB_WRITES_PER_HOUR = env.int("SLIPWAY_GITHUB_WRITES_PER_HOUR", default=450)
+SLIPWAY_GITHUB_WRITE_MAX_SLEEP_SECONDS = env.float("SLIPWAY_GITHUB_WRITE_MAX_SLEEP_SECONDS", default=30.0)
 # The portal's own address: links to runs (a run's repository homepage points at its run page).
 SLIPWAY_PUBLIC_URL = env.str("SLIPWAY_PUBLIC_URL", default="http://localhost:8000")
 SLIPWAY_REPOSITORY_DIR = Path(env.str("SLIPWAY_REPOSITORY_DIR", default=str(DATA_DIR / "repositories")))

@@ -432,6 +432,20 @@ class HostThrottle(models.Model):
         return f"{self.key[:8]} next at {self.next_at:%H:%M:%S.%f}"
 
 
+class HostWriteSlot(models.Model):
+    """A write reserved with one credential at a moment: the rolling-hour budget counts these (rows
+    older than an hour are pruned as new ones are reserved; see services/provisioning/throttle.py)."""
+
+    key = models.CharField(max_length=64, help_text="A hash of the credential, never the credential.")
+    at = models.DateTimeField(help_text="When the write may be sent (it is sent then or just after).")
+
+    class Meta:
+        indexes = [models.Index(fields=["key", "at"], name="write_slot_key_at_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.key[:8]} write at {self.at:%H:%M:%S.%f}"
+
+
 class ApiToken(models.Model):
     """A named API token of a person. Only a hash of the key is kept: the key is shown once."""
 

@@ -26,6 +26,7 @@ from services.errors import CatalogError, InvalidInput, NotFound
 from services.models import ProvisioningRun, RunStep, Team
 from services.permissions import can_act_on_run, can_manage_templates, can_start_run, run_owner_teams
 from services.provisioning import runs as provisioning_runs
+from services.provisioning.throttle import BUDGET_REASON, QUEUE_REASON
 from services.wizard_forms import INPUT_PREFIX, NewServiceForm
 
 RUNS_PER_PAGE = 25
@@ -322,9 +323,14 @@ def run_context(request: HttpRequest, run: ProvisioningRun) -> dict[str, Any]:
     state = run.state
     active = state in ProvisioningRun.ACTIVE_STATES
     total = duration_text(_elapsed(run.started_at, run.finished_at, now, running=state == ProvisioningRun.State.RUNNING))
+    waiting = next((row for row in rows if row.state == RunStep.State.PENDING and row.error), None)
     if state == ProvisioningRun.State.QUEUED and run.not_before and run.not_before > now:
-        summary = (f"Paused after a temporary fault (such as a rate limit); it resumes by itself at "
-                   f"{timezone.localtime(run.not_before):%H:%M:%S}.")
+        if waiting and waiting.error.startswith((BUDGET_REASON, QUEUE_REASON)):
+            # Pacing, not a fault: the step's reason names the budget and the time (UTC).
+            summary = f"Waiting to stay within GitHub's rate limits: {waiting.error}."
+        else:
+            summary = (f"Paused after a temporary fault (such as a rate limit); it resumes by itself at "
+                       f"{timezone.localtime(run.not_before):%H:%M:%S}.")
     elif state == ProvisioningRun.State.QUEUED:
         summary = "Waiting for a worker to pick it up."
     elif state == ProvisioningRun.State.RUNNING:

@@ -4,6 +4,10 @@ A worker claims a run with a conditional update (only one wins), renews a lease 
 saves every step's outcome before the next begins. A killed worker leaves a lease that expires; the
 sweeper (tasks.sweep_runs) requeues the run and the next worker resumes at the first step not
 succeeded — actions are idempotent, so a step cut short is simply run again.
+
+A step that must wait (a rate-limit answer with Retry-After, backoff after a fault, or the GitHub
+write budget: throttle.WriteSlotDeferred) is handed back: the step is pending with the reason as its
+error, the run queued with `not_before` set, and the worker is free meanwhile.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from services.provisioning.actions import ACTIONS, StepContext
 from services.provisioning.hosts import host_for
 from services.provisioning.hosts.base import HostError, TransientHostError
 from services.provisioning.secrets import redact
+from services.provisioning.throttle import WriteSlotDeferred
 
 logger = logging.getLogger(__name__)
 
@@ -152,22 +157,38 @@ def run_advance(run_id: Any) -> float | None:
 
 
 def _step_transient(run: ProvisioningRun, step: RunStep, context: StepContext, error: TransientHostError) -> float | None:
+    """Hand the step back until it may run again: pending, the run queued with `not_before`.
+
+    Waiting for a GitHub write slot (WriteSlotDeferred) is pacing, not a fault: it resumes at the
+    slot's time and gives the attempt back, so a run waiting for the budget never fails for it."""
     message = redact(str(error))
-    if step.attempts >= settings.SLIPWAY_STEP_MAX_ATTEMPTS:
+    deferred_until = error.resume_at if isinstance(error, WriteSlotDeferred) else None
+    if deferred_until is None and step.attempts >= settings.SLIPWAY_STEP_MAX_ATTEMPTS:
         _step_failed(run, step, context, f"gave up after {step.attempts} attempts: {message}")
         return None
-    delay = error.retry_after if error.retry_after is not None else backoff_seconds(step.attempts)
-    context.log(f"attempt {step.attempts} hit a transient fault: {message}; retrying in {delay:.0f} s")
+    if deferred_until is not None:
+        step.attempts = max(step.attempts - 1, 0)
+        context.log(f"waiting: {message}")
+    else:
+        delay = error.retry_after if error.retry_after is not None else backoff_seconds(step.attempts)
+        context.log(f"attempt {step.attempts} hit a transient fault: {message}; retrying in {delay:.0f} s")
     with transaction.atomic():
         if not _renew(run):
             return None
         step.state, step.error = StepState.PENDING, message
         step.log = redact("\n".join(filter(None, [step.log, *context.lines])))
-        step.save(update_fields=["state", "error", "log"])
+        step.save(update_fields=["state", "error", "log", "attempts"])
         now = timezone.now()
+        if deferred_until is not None:
+            resume_at = deferred_until
+            delay = max((resume_at - now).total_seconds(), 0.0)
+        else:
+            resume_at = now + datetime.timedelta(seconds=delay)
         ProvisioningRun.objects.filter(pk=run.pk, state=State.RUNNING).update(
-            state=State.QUEUED, lease_expires_at=None, not_before=now + datetime.timedelta(seconds=delay),
-            updated_at=now)
+            state=State.QUEUED, lease_expires_at=None, not_before=resume_at, updated_at=now)
+    if deferred_until is not None:
+        logger.info("run.step_deferred", extra={"run": str(run.pk), "step": step.action,
+                                                "resume_at": resume_at.isoformat()})
     return delay
 
 

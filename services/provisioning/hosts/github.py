@@ -9,6 +9,11 @@ object is fetched that we do not need.
 PyGithub's own retries are off: a blind retry of a POST can create twice, and its rate-limit waits
 would hold a worker for up to an hour. Faults become TransientHostError (the runner reschedules the
 step, honouring Retry-After and x-ratelimit-reset) or PermanentHostError with a plain reason.
+
+Every write first takes a slot from services/provisioning/throttle.py: spaced per credential and
+within a rolling-hour budget (SLIPWAY_GITHUB_WRITES_PER_HOUR) across every worker process. A slot more
+than SLIPWAY_GITHUB_WRITE_MAX_SLEEP_SECONDS away raises WriteSlotDeferred (transient) instead of
+holding the worker: the runner resumes the step at that time.
 """
 
 from __future__ import annotations
@@ -88,6 +93,7 @@ class GitHubHost:
 
     def __init__(self, *, api_url: str, organisation: str, token: str = "", app_id: str = "",
                  private_key: str = "", installation_id: str = "", write_spacing: float = 1.0,
+                 writes_per_hour: int = 450, write_max_sleep: float = 30.0,
                  public_url: str = "", timeout: int = 15) -> None:
         if token:
             auth: Auth.Auth = Auth.Token(token)
@@ -105,6 +111,8 @@ class GitHubHost:
         self.organisation = organisation
         self.throttle_key = key
         self.write_spacing = write_spacing
+        self.writes_per_hour = writes_per_hour
+        self.write_max_sleep = write_max_sleep
         self.public_url = public_url.rstrip("/")
         self.calls = 0
         self.team_ids: dict[str, int] = {}
@@ -117,15 +125,19 @@ class GitHubHost:
             token=settings.SLIPWAY_GITHUB_TOKEN, app_id=settings.SLIPWAY_GITHUB_APP_ID,
             private_key=settings.SLIPWAY_GITHUB_APP_PRIVATE_KEY,
             installation_id=settings.SLIPWAY_GITHUB_INSTALLATION_ID,
-            write_spacing=settings.SLIPWAY_GITHUB_WRITE_SPACING_SECONDS, public_url=settings.SLIPWAY_PUBLIC_URL,
+            write_spacing=settings.SLIPWAY_GITHUB_WRITE_SPACING_SECONDS,
+            writes_per_hour=settings.SLIPWAY_GITHUB_WRITES_PER_HOUR,
+            write_max_sleep=settings.SLIPWAY_GITHUB_WRITE_MAX_SLEEP_SECONDS, public_url=settings.SLIPWAY_PUBLIC_URL,
         )
 
     # -- transport -------------------------------------------------------------------------------
 
     def _call(self, verb: str, path: str, body: Any = None) -> tuple[dict[str, Any], Any]:
-        """One request through PyGithub's requester: writes spaced per credential, faults classified."""
+        """One request through PyGithub's requester: writes paced per credential (spacing and hourly
+        budget; WriteSlotDeferred when the next slot is far), faults classified."""
         if verb != "GET":
-            throttle_wait(self.throttle_key, self.write_spacing)
+            throttle_wait(self.throttle_key, self.write_spacing, per_hour=self.writes_per_hour,
+                          max_sleep=self.write_max_sleep)
         self.calls += 1
         try:
             return self.requester.requestJsonAndCheck(verb, path, input=body)
