@@ -14,6 +14,8 @@ each, so a response is matched with its request) for D seconds with a weighted m
   api_services       GET /api/v1/services/?owner=team-N&lifecycle=... / ?q= / ?page= API token
   api_teams          GET /api/v1/teams/?page=N                                    API token
   run_submit         POST /api/v1/runs/ (fresh Idempotency-Key, unique name)      API token
+                     --runs N of them spread evenly over the load ("a few": default 5), and
+                     optionally --run-share percent of all requests on top (a stress of writes)
 
 Slugs, teams and pages are drawn with a skew (a few are asked often, most rarely): index = N * u^3.
 Each session client signs in once (Django's login form) and reuses its cookie. Latency is measured
@@ -25,7 +27,7 @@ Also reported: the load average, gunicorn's CPU time per request (from /proc), t
 wrk's CPU time. Results: bench/out/load.json and a Markdown table on stdout. See bench/README.md.
 
 usage: .venv/bin/python bench/load.py [--clients 64] [--duration 60] [--server sync|gthread:N]
-       [--web-workers 2] [--think-ms 0] [--run-share 1.0] [--services 10000]
+       [--web-workers 2] [--think-ms 0] [--runs 5] [--run-share 0] [--services 10000]
 """
 
 from __future__ import annotations
@@ -66,7 +68,7 @@ USER, RUN_TEAM = "bench-load", "bench-runs"
 REQUEST_TIMEOUT = 10  # seconds, per request (wrk --timeout)
 log = bench_run.log
 
-# Weights in percent of requests; run_submit's is --run-share.
+# Weights in percent of requests; run_submit's is --run-share (0 by default: --runs schedules a few).
 READ_WEIGHTS = {"ownership_service": 20, "ownership_repo": 12, "catalog_page": 15, "service_page": 25,
                 "api_services": 17, "api_teams": 10}
 LABELS = {
@@ -127,6 +129,7 @@ function init(args)
   session_headers = {["Cookie"] = "sessionid=" .. session}
   token_headers = {["Authorization"] = "Token " .. D.token}
   sent = 0
+  run_at_us = D.run_at_ms[id] and D.run_at_ms[id] * 1000  -- this client's one scheduled run, if any
 end
 
 local function skewed(list)
@@ -171,6 +174,8 @@ local function build(class)
 end
 
 function request()
+  local now = now_us()
+  first_us = first_us or now
   local r = math.random() * D.total
   current = D.classes[#D.classes].name
   for _, class in ipairs(D.classes) do
@@ -178,6 +183,9 @@ function request()
       current = class.name
       break
     end
+  end
+  if run_at_us and now - first_us >= run_at_us then
+    current, run_at_us = "run_submit", nil
   end
   sent = sent + 1
   local method, path, headers, body = build(current)
@@ -213,8 +221,13 @@ def lua_list(values: list[str]) -> str:
 
 
 def write_data(path: Path, *, token: str, sessions: list[str], names: dict[str, Any], run_prefix: str,
-               run_share: float, think_ms: float, seed: int) -> dict[str, float]:
+               run_share: float, think_ms: float, seed: int, runs: int, clients: int,
+               duration: float) -> dict[str, float]:
     weights = {**READ_WEIGHTS, "run_submit": run_share}
+    # --runs N: N submissions spread evenly over the load, one each by N of the clients (every
+    # len/N-th one, so API and session clients alike), on top of the weighted mix.
+    step = clients / runs if runs else 0
+    run_at = {int(i * step) + 1: int((i + 0.5) * duration * 1000 / runs) for i in range(min(runs, clients))}
     cumulative, classes = 0.0, []
     for name, weight in weights.items():
         if weight <= 0:
@@ -228,6 +241,7 @@ def write_data(path: Path, *, token: str, sessions: list[str], names: dict[str, 
         f"  seed = {seed}, total = {cumulative}, think_ms = {think_ms},\n"
         f"  token = {lua_string(token)}, run_team = {lua_string(RUN_TEAM)}, run_prefix = {lua_string(run_prefix)},\n"
         f"  team_pages = {max(1, len(teams) // 50)},\n"
+        f"  run_at_ms = {{{', '.join(f'[{k}] = {v}' for k, v in run_at.items())}}},\n"
         f"  classes = {{{', '.join(classes)}}},\n"
         f"  sessions = {lua_list(sessions)},\n"
         f"  slugs = {lua_list(names['services'])},\n"
@@ -297,6 +311,64 @@ _WRK_RPS = re.compile(r"Requests/sec:\s+([\d.]+)")
 _WRK_TOTAL = re.compile(r"(\d+) requests in ([\d.]+)(\w+)")
 _WRK_SOCKET = re.compile(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)")
 _WRK_NON2XX = re.compile(r"Non-2xx or 3xx responses: (\d+)")
+
+
+NGINX_CONF = """
+worker_processes 1;
+pid {work}/nginx.pid;
+error_log {work}/nginx-error.log warn;
+events {{ worker_connections 1024; }}
+http {{
+  access_log off;
+  client_body_temp_path {work}/nginx-body;
+  proxy_temp_path {work}/nginx-proxy;
+  fastcgi_temp_path {work}/nginx-fastcgi;
+  uwsgi_temp_path {work}/nginx-uwsgi;
+  scgi_temp_path {work}/nginx-scgi;
+  keepalive_timeout {keep_alive}s;
+  keepalive_requests 100000;
+  upstream portal {{ server 127.0.0.1:{upstream}; }}
+  server {{
+    listen 127.0.0.1:{port};
+    location / {{
+      proxy_pass http://portal;
+      proxy_set_header Host $http_host;
+      proxy_set_header X-Forwarded-For $remote_addr;
+      proxy_read_timeout 60s;
+    }}
+  }}
+}}
+"""
+
+
+class Proxy:
+    """nginx on 127.0.0.1 in front of gunicorn, as an ingress is in production: it holds the clients'
+    connections (idle ones too) and hands gunicorn whole requests, so a worker never waits on a
+    client that opened a connection before it had a request to send."""
+
+    def __init__(self, work: Path, upstream: int, keep_alive: float) -> None:
+        if not shutil.which("nginx"):
+            raise SystemExit("--proxy nginx needs nginx (Debian: apt-get install nginx-light)")
+        self.port = bench_run.free_port()
+        conf = work / "nginx.conf"
+        conf.write_text(NGINX_CONF.format(work=work, upstream=upstream, port=self.port, keep_alive=int(keep_alive)))
+        self.proc = subprocess.Popen(["nginx", "-c", str(conf), "-g", "daemon off;"], cwd=work,
+                                     stdout=(work / "nginx.out").open("wb"), stderr=subprocess.STDOUT,
+                                     start_new_session=True)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with contextlib.suppress(OSError):
+                if bench_run.http_get(self.port, "/healthz")[0] == 200:
+                    return
+            time.sleep(0.1)
+        self.stop()
+        raise SystemExit(f"nginx did not answer; see {work / 'nginx-error.log'}")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGTERM)
+            self.proc.wait(timeout=10)
 
 
 def run_wrk(port: int, args: argparse.Namespace, script: Path, data: Path, samples: Path, web: bench_run.Server,
@@ -442,9 +514,14 @@ def main() -> int:
     parser.add_argument("--duration", type=int, default=60, help="seconds of load")
     parser.add_argument("--server", default="gthread:8", help="gunicorn worker class: sync or gthread:N")
     parser.add_argument("--web-workers", type=int, default=2, help="gunicorn worker processes")
+    parser.add_argument("--proxy", choices=["none", "nginx"], default="none",
+                        help="nginx in front of gunicorn (the production shape: an ingress)")
     parser.add_argument("--think-ms", type=float, default=0,
                         help="mean pause of each client between requests (0: as fast as answers come)")
-    parser.add_argument("--run-share", type=float, default=1.0, help="percent of requests that submit a run")
+    parser.add_argument("--runs", type=int, default=5,
+                        help="run submissions spread evenly over the load ('a few': a team creating services)")
+    parser.add_argument("--run-share", type=float, default=0.0,
+                        help="also this percent of requests submit a run (a stress of the write path)")
     parser.add_argument("--runs-timeout", type=float, default=600, help="seconds to wait for runs after the load")
     parser.add_argument("--services", type=int, default=10_000)
     parser.add_argument("--teams", type=int, default=500)
@@ -463,7 +540,7 @@ def main() -> int:
     names = bench_run.ensure_catalog(args)
     work = Path(tempfile.mkdtemp(prefix="slipway-bench-load-"))
     log(f"working in {work}")
-    web = worker = None
+    web = worker = proxy = None
     result: dict[str, Any] = {"clients": args.clients, "duration_s": args.duration, "think_ms": args.think_ms,
                               "started_at": datetime.datetime.now().isoformat(timespec="seconds")}
     try:
@@ -480,7 +557,10 @@ def main() -> int:
         bench_run.manage(env, "shell", "-c", SETUP_SCRIPT.format(user=USER, password=password, team=RUN_TEAM))
         token = bench_run.manage(env, "api_token", USER).strip().splitlines()[-1]
 
-        web = bench_run.Server(env, args.server, work / "gunicorn.log", workers=args.web_workers)
+        # Keep idle connections open past a client's longest pause (1.5 x think time), as a browser's
+        # keep-alive with a proxy in front would; gunicorn's default of 2 s closed them mid-pause.
+        web = bench_run.Server(env, args.server, work / "gunicorn.log", workers=args.web_workers,
+                               keep_alive=max(2, args.think_ms * 1.5 / 1000 + 5))
         worker_cmd = [PYTHON, "-m", "celery", "-A", "config", "worker", "-Q", env["SLIPWAY_CELERY_QUEUE"],
                       "--concurrency", "1", "--loglevel", "WARNING", "--without-gossip", "--without-mingle",
                       "-n", f"bench-load-{os.getpid()}@%h", "--beat", "--schedule", str(work / "beat-schedule")]
@@ -490,23 +570,29 @@ def main() -> int:
         result["server"] = {"command": f"gunicorn -w {args.web_workers} --worker-class {server_config[0]}"
                                        + (f" --threads {server_config[2]}" if server_config[2] else ""),
                             "cache": args.cache_url, "broker": args.broker_url, "celery": "1 worker, 1 process"}
+        port = web.port
+        if args.proxy == "nginx":
+            proxy = Proxy(work, web.port, keep_alive=max(5, args.think_ms * 1.5 / 1000 + 5))
+            port = proxy.port
+            result["server"]["proxy"] = "nginx (one worker process) in front of gunicorn"
         log(f"signing in {args.clients} sessions")
-        sessions = sign_in(web.port, args.clients, password)
+        sessions = sign_in(port, args.clients, password)
 
         run_prefix = "ld" + secrets.token_hex(3) + "-"
         data, script, samples = work / "data.lua", work / "mix.lua", work / "samples"
         samples.mkdir()
         result["weights"] = write_data(data, token=token, sessions=sessions, names=names, run_prefix=run_prefix,
-                                       run_share=args.run_share, think_ms=args.think_ms, seed=args.seed)
+                                       run_share=args.run_share, think_ms=args.think_ms, seed=args.seed,
+                                       runs=args.runs, clients=args.clients, duration=args.duration)
         script.write_text(LUA + (LUA_THINK if args.think_ms > 0 else ""))
 
         # Warm up: each gunicorn worker imports lazily what its first requests need.
         for path in ("/api/v1/teams/", f"/api/v1/ownership/?service={names['services'][0]}"):
             for _ in range(4):
-                requests.get(f"http://127.0.0.1:{web.port}{path}", headers={"Authorization": f"Token {token}"},
+                requests.get(f"http://127.0.0.1:{port}{path}", headers={"Authorization": f"Token {token}"},
                              timeout=REQUEST_TIMEOUT)
         log(f"load: {args.clients} clients for {args.duration} s ({result['server']['command']})")
-        result["wrk"] = run_wrk(web.port, args, script, data, samples, web, worker)
+        result["wrk"] = run_wrk(port, args, script, data, samples, web, worker)
         summary, run_answers = summarise(samples, result["wrk"]["wall_seconds"])
         result["summary"] = summary
         total = summary["total"]["requests"]
@@ -528,6 +614,8 @@ def main() -> int:
                 except subprocess.TimeoutExpired:
                     os.killpg(process.pid, signal.SIGKILL)
                     process.wait(timeout=5)
+        if proxy is not None:
+            proxy.stop()
         if web is not None:
             web.stop()
         if not args.keep:

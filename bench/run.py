@@ -200,12 +200,14 @@ def children(pid: int) -> list[int]:
 class Server:
     """gunicorn on 127.0.0.1 in its own process group; stopped (the whole group) on exit."""
 
-    def __init__(self, env: dict[str, str], config: str, log_file: Path, workers: int = 2) -> None:
+    def __init__(self, env: dict[str, str], config: str, log_file: Path, workers: int = 2,
+                 keep_alive: float = 2) -> None:
         self.port = free_port()
         self.config = config
         worker_class, _, threads = config.partition(":")
         cmd = [PYTHON, "-m", "gunicorn", "config.wsgi", "-w", str(workers), "-b", f"127.0.0.1:{self.port}",
-               "--worker-class", worker_class, "--log-level", "warning", "--timeout", "60"]
+               "--worker-class", worker_class, "--log-level", "warning", "--timeout", "60",
+               "--keep-alive", str(int(keep_alive))]
         if worker_class == "gthread":
             cmd += ["--threads", threads or "4"]
         self.log_file = log_file

@@ -59,3 +59,13 @@ def test_a_row_deleted_between_the_two_queries_is_left_out(monkeypatch):
     page = [service.slug for service in paginator.page(2)]
     assert victim.slug not in page and len(page) == 2
 
+
+def test_the_word_search_has_trigram_indexes_on_postgresql():
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("trigram indexes are PostgreSQL's (migration 0009); SQLite scans")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT indexname FROM pg_indexes WHERE tablename = 'services_service'")
+        names = {row[0] for row in cursor.fetchall()}
+    assert {"service_slug_trgm_idx", "service_name_trgm_idx", "service_description_trgm_idx"} <= names
