@@ -4,24 +4,13 @@ must still be right for each reader and never older than the catalog."""
 from __future__ import annotations
 
 import pytest
-from django.test import Client
 
 from services import catalog
 from services.models import Membership
 from tests.factories import ServiceFactory, TeamFactory, UserFactory
+from tests.web.test_catalog_pages import _client, _main
 
 pytestmark = pytest.mark.django_db
-
-
-def _client(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
-
-
-def _main(response) -> str:
-    body = response.content.decode()
-    return body[body.index("<main"):body.index("</main>")]
 
 
 @pytest.mark.parametrize("first", ["viewer", "member"])
