@@ -195,7 +195,7 @@ end
 
 function response(status, headers, body)
   local elapsed = now_us() - started
-  out:write(current, "\t", status, "\t", string.format("%d", elapsed), "\n")
+  out:write(current, "\t", status, "\t", string.format("%d", elapsed), "\t", string.format("%d", started / 1000), "\n")
   if current == "run_submit" then
     out:write("#run\t", status, "\t", ((body or ""):sub(1, 200):gsub("[\t\n]", " ")), "\n")
   end
@@ -422,6 +422,7 @@ def summarise(samples: Path, duration: float) -> tuple[dict[str, Any], list[tupl
     errors: dict[str, int] = defaultdict(int)
     statuses: dict[str, dict[int, int]] = defaultdict(lambda: defaultdict(int))
     run_answers = []
+    timeline: list[tuple[int, str, float]] = []  # (start, monotonic ms; class; latency ms)
     for file in sorted(samples.glob("thread-*.tsv")):
         for line in file.read_text().splitlines():
             parts = line.split("\t", 2)
@@ -430,8 +431,11 @@ def summarise(samples: Path, duration: float) -> tuple[dict[str, Any], list[tupl
                 continue
             if len(parts) != 3:
                 continue
-            name, status, micros = parts[0], int(parts[1]), int(parts[2])
+            micros, _, started_ms = parts[2].partition("\t")
+            name, status, micros = parts[0], int(parts[1]), int(micros)
             latencies[name].append(micros / 1000)
+            if started_ms:
+                timeline.append((int(started_ms), name, micros / 1000))
             statuses[name][status] += 1
             if not 200 <= status < 400:
                 errors[name] += 1
@@ -448,8 +452,33 @@ def summarise(samples: Path, duration: float) -> tuple[dict[str, Any], list[tupl
     everything = [v for values in latencies.values() for v in values]
     summary = {"classes": classes,
                "reads": figures(reads, sum(n for name, n in errors.items() if name != "run_submit")),
-               "total": figures(everything, sum(errors.values()))}
+               "total": figures(everything, sum(errors.values())),
+               "timeline": timeline_buckets(timeline)}
     return summary, run_answers
+
+
+def timeline_buckets(timeline: list[tuple[int, str, float]], width_s: int = 5) -> list[dict[str, Any]]:
+    """Reads per `width_s` seconds of the load (by start time): count, p50, p99, max, and the runs
+    submitted in it — shows whether the slow tail gathers after run submissions (cache emptied)."""
+    if not timeline:
+        return []
+    first = min(start for start, _, _ in timeline)
+    buckets: dict[int, list[float]] = defaultdict(list)
+    runs: dict[int, int] = defaultdict(int)
+    for start, name, latency in timeline:
+        index = (start - first) // (width_s * 1000)
+        if name == "run_submit":
+            runs[index] += 1
+        else:
+            buckets[index].append(latency)
+    rows = []
+    for index in range(max([*buckets, *runs]) + 1):
+        values = sorted(buckets.get(index, []))
+        rows.append({"from_s": index * width_s, "reads": len(values), "runs_submitted": runs.get(index, 0),
+                     **({"p50_ms": round(statistics.median(values), 1),
+                         "p99_ms": round(percentile(values, 0.99), 1), "max_ms": round(values[-1], 1)}
+                        if values else {})})
+    return rows
 
 
 def wait_for_runs(env: dict[str, str], prefix: str, timeout: float) -> dict[str, Any]:
@@ -505,6 +534,12 @@ def markdown(result: dict[str, Any]) -> str:
         f"Celery worker {wrk['worker_cpu_s']} s, wrk {wrk['wrk_cpu_s']} s; load average (1 min) "
         f"{min(wrk['load_average_1m']):.1f}–{max(wrk['load_average_1m']):.1f} on {os.cpu_count()} cores.",
     ]
+    timeline = result["summary"].get("timeline") or []
+    if timeline:
+        lines += ["", "Reads over time (by start; runs submitted in each slice):", "",
+                  "| from s | reads | p50 ms | p99 ms | max ms | runs |", "|---:|---:|---:|---:|---:|---:|"]
+        lines += [f"| {row['from_s']} | {row['reads']} | {row.get('p50_ms', 0):.1f} | {row.get('p99_ms', 0):.1f} | "
+                  f"{row.get('max_ms', 0):,.0f} | {row['runs_submitted'] or ''} |" for row in timeline]
     return "\n".join(lines)
 
 

@@ -165,7 +165,7 @@ class ServiceListView(LoginRequiredMixin, View):
                       status=status)
 
     def _content_context(self, request: HttpRequest) -> tuple[dict[str, Any], int]:
-        filterset = ServiceFilter(request.GET, queryset=catalog.service_rows())
+        filterset = ServiceFilter(request.GET, queryset=catalog.catalog_rows())
         errors = {} if filterset.is_valid() else dict(filterset.errors)
         sort = request.GET.get("sort", "slug")
         if sort not in SERVICE_SORTS:

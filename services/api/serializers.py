@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import re
 from typing import Any
+from urllib.parse import quote
 
 import orjson
+from django.core.exceptions import ObjectDoesNotExist
+from django.db.models.manager import BaseManager
+from django.utils.http import RFC3986_SUBDELIMS
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+from rest_framework.fields import SkipField, empty, is_simple_callable
+from rest_framework.relations import PKOnlyObject, RelatedField
 from rest_framework.reverse import reverse
 
-from services.catalog import owner_ref, person_name
+from services.catalog import dependency_rows, owner_ref, person_name
 from services.markdown import render_markdown
 from services.models import (
     ApiToken,
@@ -47,28 +53,88 @@ class StrictSerializer(serializers.Serializer):
 # Read shapes.
 
 
+class ReadSerializer(serializers.ModelSerializer):
+    """A ModelSerializer whose rows are built from a per-serializer plan, without DRF's per-field
+    machinery (Field.get_attribute's Mapping check and error handling, the ordered dict), which was
+    most of a list's cost: 11 us a field, 7.4 ms for a page of 50 teams (profiled) against ~2 ms.
+
+    The answer is the same by construction: a field whose source is one attribute is read with
+    getattr and given to its own to_representation, exactly as DRF does when nothing goes wrong;
+    everything else (dotted or '*' sources, callables, primary-key relations, a related object that
+    does not exist) goes through DRF's own steps (`_drf_value`)."""
+
+    def to_representation(self, instance: Any) -> dict[str, Any]:
+        plan = self.__dict__.get("_plan")
+        if plan is None:
+            plan = self._plan = [(field.field_name, _field_reader(field)) for field in self._readable_fields]
+        row = {}
+        for name, read in plan:
+            try:
+                row[name] = read(instance)
+            except SkipField:  # as DRF: a field whose value could not be read is left out
+                continue
+        return row
+
+
+def detail_url(context: dict[str, Any], list_view: str, slug: str) -> str:
+    """The list's URL + the quoted slug: what reverse() of the detail view answers, with one reverse
+    per answer instead of one per row (a reverse was most of a list row's cost, profiled)."""
+    base = context.get(list_view)
+    if base is None:
+        base = context[list_view] = reverse(list_view, request=context.get("request"))
+    return f"{base}{quote(slug, safe=RFC3986_SUBDELIMS + '~:@')}/"  # as reverse() quotes
+
+
+def _drf_value(field: serializers.Field, instance: Any) -> Any:
+    """A field's value as serializers.Serializer.to_representation computes it (SkipField aside: a
+    read field with no default raises it only on an error DRF would also report)."""
+    attribute = field.get_attribute(instance)
+    check_for_none = attribute.pk if isinstance(attribute, PKOnlyObject) else attribute
+    return None if check_for_none is None else field.to_representation(attribute)
+
+
+_PLAIN_GET_ATTRIBUTE = (serializers.Field.get_attribute, RelatedField.get_attribute)
+
+
+def _field_reader(field: serializers.Field) -> Any:
+    if isinstance(field, serializers.SerializerMethodField):
+        method = getattr(field.parent, field.method_name)
+        return method
+    attrs = field.source_attrs
+    plain = type(field).get_attribute in _PLAIN_GET_ATTRIBUTE  # not ManyRelatedField's .all(), etc.
+    pk_only = isinstance(field, RelatedField) and field.use_pk_only_optimization()
+    if not plain or len(attrs) != 1 or pk_only or field.default is not empty:
+        return lambda instance: _drf_value(field, instance)
+    attr, represent = attrs[0], field.to_representation
+
+    def read(instance: Any) -> Any:
+        try:
+            value = getattr(instance, attr)
+        except (ObjectDoesNotExist, AttributeError, KeyError):
+            return _drf_value(field, instance)
+        if value is None:
+            return None
+        if is_simple_callable(value):
+            return _drf_value(field, instance)
+        return represent(value)
+
+    return read
+
+
 class OwnerDetailSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=["team", "user"])
     ref = serializers.CharField()
     name = serializers.CharField()
 
 
-class DependencySerializer(serializers.ModelSerializer):
-    service = serializers.SerializerMethodField(help_text="The slug of the service, once it is in the catalog.")
-    ref = serializers.CharField(source="target_ref")
+class DependencySerializer(serializers.Serializer):
+    """The shape of a dependency (ServiceSerializer.get_depends_on builds it from catalog.dependency_rows)."""
 
-    class Meta:
-        model = ServiceDependency
-        fields = ["ref", "service"]
-
-    def get_service(self, obj: ServiceDependency) -> str | None:
-        if not obj.target_id:
-            return None
-        slug = getattr(obj, "target_slug", None)  # annotated by catalog.service_list()
-        return slug if slug is not None else obj.target.slug
+    ref = serializers.CharField()
+    service = serializers.CharField(allow_null=True, help_text="The slug of the service, once it is in the catalog.")
 
 
-class DependentSerializer(serializers.ModelSerializer):
+class DependentSerializer(ReadSerializer):
     service = serializers.CharField(source="service.slug")
 
     class Meta:
@@ -76,13 +142,22 @@ class DependentSerializer(serializers.ModelSerializer):
         fields = ["service"]
 
 
-class ServiceSerializer(serializers.ModelSerializer):
+class ServiceListSerializer(serializers.ListSerializer):
+    """A page of services: their dependencies read for the whole page at once."""
+
+    def to_representation(self, data: Any) -> list[Any]:
+        services = list(data.all() if isinstance(data, BaseManager) else data)  # as DRF's ListSerializer
+        dependency_rows(services)
+        return super().to_representation(services)
+
+
+class ServiceSerializer(ReadSerializer):
     url = serializers.SerializerMethodField()
     owner = serializers.SerializerMethodField(help_text="Team slug, or user:<username> for a person.")
     owner_detail = serializers.SerializerMethodField()
     system = serializers.SlugRelatedField(slug_field="slug", read_only=True, allow_null=True)
     repository_url = serializers.CharField(read_only=True)
-    depends_on = DependencySerializer(source="dependencies", many=True, read_only=True)
+    depends_on = serializers.SerializerMethodField()
 
     class Meta:
         model = Service
@@ -91,13 +166,18 @@ class ServiceSerializer(serializers.ModelSerializer):
             "language", "system", "repository", "repository_url", "links", "tags", "annotations",
             "depends_on", "template", "template_version", "archived", "created_at", "updated_at",
         ]
+        list_serializer_class = ServiceListSerializer
+
+    @extend_schema_field(DependencySerializer(many=True))
+    def get_depends_on(self, obj: Service) -> list[dict[str, str | None]]:
+        rows = getattr(obj, "dependency_rows", None)
+        if rows is None:  # one service (a detail, a write's answer): its own query
+            dependency_rows([obj])
+            rows = obj.dependency_rows
+        return [{"ref": ref, "service": slug} for ref, slug in rows]
 
     def get_url(self, obj: Service) -> str:
-        # The list's URL + slug (a slug needs no quoting): one reverse per answer, not one per row.
-        base = self.context.get("_service_list_url")
-        if base is None:
-            base = self.context["_service_list_url"] = reverse("api:service-list", request=self.context.get("request"))
-        return f"{base}{obj.slug}/"
+        return detail_url(self.context, "api:service-list", obj.slug)
 
     def get_owner(self, obj: Service) -> str:
         return owner_ref(obj)
@@ -109,7 +189,7 @@ class ServiceSerializer(serializers.ModelSerializer):
         return {"kind": "user", "ref": f"user:{obj.owner_user.get_username()}", "name": person_name(obj.owner_user)}
 
 
-class EnvironmentSerializer(serializers.ModelSerializer):
+class EnvironmentSerializer(ReadSerializer):
     service = serializers.SlugRelatedField(slug_field="slug", read_only=True)
 
     class Meta:
@@ -118,13 +198,13 @@ class EnvironmentSerializer(serializers.ModelSerializer):
                   "created_at", "updated_at"]
 
 
-class RunbookSummarySerializer(serializers.ModelSerializer):
+class RunbookSummarySerializer(ReadSerializer):
     class Meta:
         model = Runbook
         fields = ["id", "slug", "title", "last_reviewed", "updated_at"]
 
 
-class RunbookSerializer(serializers.ModelSerializer):
+class RunbookSerializer(ReadSerializer):
     service = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     html = serializers.SerializerMethodField(help_text="The body rendered from Markdown and sanitized.")
 
@@ -145,7 +225,7 @@ class ServiceDetailSerializer(ServiceSerializer):
         fields = [*ServiceSerializer.Meta.fields, "environments", "runbooks", "dependents"]
 
 
-class MemberSerializer(serializers.ModelSerializer):
+class MemberSerializer(ReadSerializer):
     username = serializers.CharField(source="user.username")
     name = serializers.SerializerMethodField()
     email = serializers.EmailField(source="user.email")
@@ -158,7 +238,7 @@ class MemberSerializer(serializers.ModelSerializer):
         return person_name(obj.user)
 
 
-class TeamSerializer(serializers.ModelSerializer):
+class TeamSerializer(ReadSerializer):
     url = serializers.SerializerMethodField()
     parent = serializers.SlugRelatedField(slug_field="slug", read_only=True, allow_null=True)
 
@@ -168,10 +248,10 @@ class TeamSerializer(serializers.ModelSerializer):
                   "github_team_slug", "team_type", "declared_by_import", "created_at", "updated_at"]
 
     def get_url(self, obj: Team) -> str:
-        return reverse("api:team-detail", kwargs={"slug": obj.slug}, request=self.context.get("request"))
+        return detail_url(self.context, "api:team-list", obj.slug)
 
 
-class TeamServiceSerializer(serializers.ModelSerializer):
+class TeamServiceSerializer(ReadSerializer):
     class Meta:
         model = Service
         fields = ["slug", "name", "type", "lifecycle", "tier", "repository", "archived"]
@@ -186,7 +266,7 @@ class TeamDetailSerializer(TeamSerializer):
         fields = [*TeamSerializer.Meta.fields, "children", "members", "services"]
 
 
-class SystemSerializer(serializers.ModelSerializer):
+class SystemSerializer(ReadSerializer):
     domain = serializers.SlugRelatedField(slug_field="slug", read_only=True, allow_null=True)
     owner = serializers.SlugRelatedField(slug_field="slug", read_only=True, allow_null=True)
 
@@ -195,7 +275,7 @@ class SystemSerializer(serializers.ModelSerializer):
         fields = ["slug", "name", "description", "domain", "owner"]
 
 
-class DomainSerializer(serializers.ModelSerializer):
+class DomainSerializer(ReadSerializer):
     owner = serializers.SlugRelatedField(slug_field="slug", read_only=True, allow_null=True)
 
     class Meta:
@@ -403,7 +483,7 @@ class PreviewSerializer(serializers.Serializer):
     files = PreviewFileSerializer(many=True)
 
 
-class RunStepSerializer(serializers.ModelSerializer):
+class RunStepSerializer(ReadSerializer):
     duration_seconds = serializers.SerializerMethodField()
 
     class Meta:
@@ -417,7 +497,7 @@ class RunStepSerializer(serializers.ModelSerializer):
         return None
 
 
-class RunSerializer(serializers.ModelSerializer):
+class RunSerializer(ReadSerializer):
     url = serializers.SerializerMethodField()
     owner = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     requested_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
@@ -452,7 +532,7 @@ class RunDetailSerializer(RunSerializer):
         fields = [*RunSerializer.Meta.fields, "steps"]
 
 
-class ApiTokenSerializer(serializers.ModelSerializer):
+class ApiTokenSerializer(ReadSerializer):
     state = serializers.ChoiceField(choices=["active", "expired", "revoked"], read_only=True)
 
     class Meta:

@@ -7,8 +7,9 @@ from urllib.parse import urlsplit
 
 from django import template
 from django.http import QueryDict
-from django.utils.html import escape, format_html
+from django.utils.html import escape, format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.text import slugify
 
 from services import catalog
 
@@ -140,3 +141,39 @@ def options(choices: Any, selected: Any = None) -> SafeString:
     return mark_safe("".join(  # noqa: S308 - every value and label is escaped
         f'<option value="{escape(value)}"{" selected" if str(value) == chosen else ""}>{escape(label)}</option>'
         for value, label in choices))
+
+
+_CATALOG_ROW = """    <tr>
+      <td><a class="row-title" href="{}{}/">{}</a>
+        <span class="muted small row-sub">{}{}</span></td>
+      <td>{}</td>
+      <td class="hide-sm">{}</td>
+      <td class="hide-md">{}</td>
+      <td class="hide-sm">{}</td>
+      <td class="hide-md">{}</td>
+      <td class="hide-md">{}</td>
+    </tr>"""
+
+
+@register.simple_tag
+def catalog_rows(services: Any, service_url_prefix: str, team_url_prefix: str) -> SafeString:
+    """The catalog table's rows (catalog.catalog_rows()), built in Python: the template loop over a
+    page of 50 was the largest part of the catalog page's CPU (profiled). Every value goes through
+    format_html, which escapes it as the template would."""
+    return format_html_join("\n", _CATALOG_ROW, (
+        (service_url_prefix, service.slug, service.name, service.slug, " · archived" if service.archived else "",
+         _catalog_owner(service, team_url_prefix),
+         format_html('<span class="badge lifecycle-{}">{}</span>', slugify(service.lifecycle), service.lifecycle)
+         if service.lifecycle else "",
+         service.type,
+         "" if service.tier is None else service.tier,
+         service.system.name if service.system_id else "",
+         format_html_join("", '<span class="tag">{}</span> ', ((tag,) for tag in (service.tags or [])[:4])))
+        for service in services
+    ))
+
+
+def _catalog_owner(service: Any, team_url_prefix: str) -> SafeString | str:
+    if service.owner_team_id:
+        return format_html('<a href="{}{}/">{}</a>', team_url_prefix, service.owner_team.slug, service.owner_team.name)
+    return person_name(service.owner_user)

@@ -63,6 +63,9 @@ def test_filters_by_owner_lifecycle_type_tier_tag_system_and_search(viewer_clien
     assert slugs(owner="group:payments-x") == ["ledger"]
     assert slugs(owner="jane") == ["jane-tool"]
     assert slugs(owner="user:jane") == ["jane-tool"]
+    assert slugs(owner="User:JANE") == ["jane-tool"]
+    assert slugs(owner="group:default/payments-x") == ["ledger"]
+    assert slugs(owner="nobody") == slugs(owner="user:nobody") == slugs(owner="group:nobody") == []
     assert slugs(lifecycle="experimental") == ["web-shop"]
     assert slugs(lifecycle="beta") == ["jane-tool"]
     assert slugs(type="website") == ["web-shop"]
@@ -72,6 +75,10 @@ def test_filters_by_owner_lifecycle_type_tier_tag_system_and_search(viewer_clien
     assert slugs(q="bookkeeping") == ["ledger"]
     assert slugs(q="shop") == ["web-shop"]
     assert slugs(ordering="-slug") == ["web-shop", "ledger", "jane-tool"]
+    namesake = UserFactory(username="growth")  # a person named as a team: `owner=growth` finds both
+    ServiceFactory(slug="namesake-tool", owner_team=None, owner_user=namesake)
+    assert slugs(owner="growth") == ["namesake-tool", "web-shop"]
+    assert slugs(owner="user:growth") == ["namesake-tool"]
 
 
 def test_archived_services_are_hidden_unless_asked_for(viewer_client, team):
