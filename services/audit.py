@@ -99,6 +99,29 @@ def audit_events_visible_to(user: Any) -> QuerySet[AuditEvent]:
     return events.filter(~Q(object_type=TOKEN_OBJECT_TYPE) | Q(object_id__in=own_tokens))
 
 
+# Within one request (services.middleware.FastApiMiddleware opens it) the generation is read once: the
+# answer cache key, the page cache key and the list count key all use it. A write made by the request
+# forgets it, so what is read after the write is keyed by the new generation. (A write by another
+# process meanwhile only means this request's later reads, newer than its generation, are kept
+# under it: never older data under a newer key.)
+_generation_memo: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar(
+    "slipway_generation_memo", default=None)
+
+
+@contextlib.contextmanager
+def generation_memo() -> Iterator[None]:
+    token = _generation_memo.set([])
+    try:
+        yield
+    finally:
+        _generation_memo.reset(token)
+
+
+def remembered_generation() -> list[int] | None:
+    """The request's memo: [] before the first read, [generation] after; None outside a request."""
+    return _generation_memo.get()
+
+
 def bump_generation() -> None:
     """Invalidate every cached catalog answer: called inside each write's transaction.
 
@@ -106,6 +129,9 @@ def bump_generation() -> None:
     transaction) it could otherwise come back to a value a shared cache already holds answers for,
     computed from data that no longer exists."""
     step = secrets.randbelow(2**31) + 1
+    memo = _generation_memo.get()
+    if memo:
+        memo.clear()
     updated = CatalogGeneration.objects.filter(pk=1).update(value=models.F("value") + step)
     if not updated:
         CatalogGeneration.objects.get_or_create(pk=1, defaults={"value": step})

@@ -154,13 +154,18 @@ def catalog_rows() -> QuerySet[Service]:
 def service_page(slug: str) -> Service:
     """One service with all its page shows: owner team (parent, members), environments, runbooks,
     dependencies and dependents."""
+    # Of the related rows only what the page shows: not the JSON and texts of each dependency's whole
+    # service, the runbooks' bodies or the members' password hashes.
     queryset = service_rows().select_related("owner_team__parent").prefetch_related(
-        Prefetch("dependencies", queryset=ServiceDependency.objects.select_related("target").order_by("target_ref")),
-        Prefetch("dependents", queryset=ServiceDependency.objects.select_related("service").order_by("service__slug")),
+        Prefetch("dependencies", queryset=ServiceDependency.objects.select_related("target")
+                 .only("service", "target", "target_ref", "target__slug", "target__name").order_by("target_ref")),
+        Prefetch("dependents", queryset=ServiceDependency.objects.select_related("service")
+                 .only("service", "target", "service__slug", "service__name").order_by("service__slug")),
         Prefetch("environments", queryset=Environment.objects.order_by("name")),
-        Prefetch("runbooks", queryset=Runbook.objects.order_by("title")),
-        Prefetch("owner_team__memberships",
-                 queryset=Membership.objects.select_related("user__profile").order_by("role", "user__username")),
+        Prefetch("runbooks", queryset=Runbook.objects.only("service", "slug", "title", "last_reviewed").order_by("title")),
+        Prefetch("owner_team__memberships", queryset=Membership.objects.select_related("user__profile").only(
+            "team", "user", "role", "user__username", "user__first_name", "user__last_name", "user__email",
+            "user__profile__display_name").order_by("role", "user__username")),
     )
     try:
         return queryset.get(slug=str(slug).lower())

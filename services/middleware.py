@@ -19,7 +19,7 @@ from django.core.cache import caches
 from django.db import DatabaseError, connection
 from django.http import HttpRequest, HttpResponse
 
-from services.audit import audit_source
+from services.audit import audit_source, generation_memo, remembered_generation
 from services.models import CatalogGeneration
 
 CACHED_PREFIXES = tuple(
@@ -67,6 +67,17 @@ def _read_generation() -> int:
 
 
 def catalog_generation() -> int:
+    """The catalog generation; read once per request (services.audit.generation_memo)."""
+    memo = remembered_generation()
+    if memo:
+        return memo[0]
+    generation = _catalog_generation_read()
+    if memo is not None:
+        memo.append(generation)
+    return generation
+
+
+def _catalog_generation_read() -> int:
     """services.audit.current_generation() in raw SQL: the same one primary-key read, without the
     ORM's query building, which cost more than the query itself on every cached read (profiled).
 
@@ -117,6 +128,10 @@ class FastApiMiddleware:
         self._token_memo: dict[str, tuple[bool, float]] = {}
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
+        with generation_memo():  # every part of this request reads the catalog generation once
+            return self._answer(request)
+
+    def _answer(self, request: HttpRequest) -> HttpResponse:
         path = request.path
         if request.method != "GET" or not path.startswith(CACHED_PREFIXES):
             return self.get_response(request)

@@ -16,8 +16,8 @@ from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.db.models import Q
 
-from services.audit import current_generation
 from services.errors import InvalidInput, NotFound
+from services.middleware import catalog_generation
 from services.models import Membership, Service, Team
 from services.refs import normalize_repository
 
@@ -199,7 +199,7 @@ def ownership_answer_json(kind: str, value: str) -> bytes:
     """The ownership answer serialized, from the cache when the catalog has not changed since."""
     normalized = normalize_repository(value, field="repo") if kind == "repo" else value.lower()
     digest = hashlib.blake2b(normalized.encode(), digest_size=16).hexdigest()
-    key = f"own:{current_generation()}:{kind}:{digest}"
+    key = f"own:{catalog_generation()}:{kind}:{digest}"
     cached = cache.get(key)
     if cached is not None:
         return cached

@@ -22,7 +22,7 @@ from django.core.cache import caches
 from services.middleware import catalog_generation
 
 
-def _enabled() -> bool:
+def enabled() -> bool:
     return settings.SLIPWAY_RESPONSE_CACHE_SECONDS > 0
 
 
@@ -33,9 +33,9 @@ def page_key(*parts: str) -> str:
 
 
 def get(key: str) -> Any:
-    return caches["responses"].get(key) if _enabled() else None
+    return caches["responses"].get(key) if enabled() else None
 
 
 def put(key: str, value: Any) -> None:
-    if _enabled():
+    if enabled():
         caches["responses"].set(key, value, timeout=settings.SLIPWAY_RESPONSE_CACHE_SECONDS)

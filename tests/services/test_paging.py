@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 from django.core.paginator import Paginator
+from django.db import connection
 from django.db.models import F
+from django.test.utils import CaptureQueriesContext
 
 from services import catalog
 from services.paging import DeferredJoinPaginator
@@ -69,3 +71,42 @@ def test_the_word_search_has_trigram_indexes_on_postgresql():
         cursor.execute("SELECT indexname FROM pg_indexes WHERE tablename = 'services_service'")
         names = {row[0] for row in cursor.fetchall()}
     assert {"service_slug_trgm_idx", "service_name_trgm_idx", "service_description_trgm_idx"} <= names
+
+
+def _counts(captured) -> int:
+    return sum("COUNT(" in query["sql"].upper() for query in captured.captured_queries)
+
+
+def test_the_count_is_kept_per_catalog_generation_and_query():
+    team = TeamFactory()
+    ServiceFactory.create_batch(7, owner_team=team)
+    ServiceFactory.create_batch(2, owner_team=TeamFactory())
+    every, owned = catalog.service_rows().order_by("slug"), catalog.service_rows().filter(owner_team=team)
+    with CaptureQueriesContext(connection) as first:
+        assert DeferredJoinPaginator(every, 5).count == 9
+        assert DeferredJoinPaginator(owned.order_by("slug"), 5).count == 7  # another query: its own count
+    assert _counts(first) == 2
+    with CaptureQueriesContext(connection) as again:
+        assert DeferredJoinPaginator(every, 5).page(2).paginator.num_pages == 2  # page 2 of the same list
+        assert DeferredJoinPaginator(owned.order_by("slug"), 5).count == 7
+    assert _counts(again) == 0
+    ServiceFactory(owner_team=team)  # a write: a new generation, counted anew
+    with CaptureQueriesContext(connection) as after:
+        assert DeferredJoinPaginator(every, 5).count == 10
+        assert DeferredJoinPaginator(owned.order_by("slug"), 5).count == 8
+    assert _counts(after) == 2
+    assert DeferredJoinPaginator(every.filter(pk__in=[]), 5).count == 0
+    # Same shape, other values: counted apart.
+    first, second = sorted(catalog.service_rows().values_list("slug", flat=True))[:2]
+    assert DeferredJoinPaginator(every.filter(slug__icontains=first), 5).count == 1
+    assert DeferredJoinPaginator(every.filter(slug__in=[first, second]), 5).count == 2
+    assert DeferredJoinPaginator(every.filter(slug__in=[first]), 5).count == 1
+
+
+def test_without_the_answer_cache_every_count_is_asked(settings):
+    settings.SLIPWAY_RESPONSE_CACHE_SECONDS = 0
+    ServiceFactory.create_batch(3)
+    with CaptureQueriesContext(connection) as captured:
+        for _ in range(2):
+            assert DeferredJoinPaginator(catalog.service_rows().order_by("slug"), 5).count == 3
+    assert _counts(captured) == 2
