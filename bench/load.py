@@ -298,6 +298,26 @@ def process_cpu(pids: list[int]) -> float:
     return total / os.sysconf("SC_CLK_TCK")
 
 
+def processes_matching(comm: str, cmdline_part: str = "") -> list[int]:
+    """Processes named `comm` (and with `cmdline_part` in their command line): PostgreSQL's backends
+    of the bench database, Redis, nginx — their CPU belongs to the same two cores."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        with contextlib.suppress(OSError):
+            if (entry / "comm").read_text().strip() == comm and cmdline_part.encode() in (entry / "cmdline").read_bytes():
+                found.append(int(entry.name))
+    return found
+
+
+def others_cpu() -> dict[str, float]:
+    """CPU seconds so far of the bench database's PostgreSQL backends, Redis and nginx."""
+    return {"postgres": process_cpu(processes_matching("postgres", PG_NAME)),
+            "redis": process_cpu(processes_matching("redis-server")),
+            "nginx": process_cpu(processes_matching("nginx"))}
+
+
 def tree(pid: int) -> list[int]:
     found, todo = [], [pid]
     while todo:
@@ -376,7 +396,7 @@ def run_wrk(port: int, args: argparse.Namespace, script: Path, data: Path, sampl
     cmd = ["wrk", "-t", str(args.clients), "-c", str(args.clients), "-d", f"{args.duration}s",
            "--timeout", f"{REQUEST_TIMEOUT}s", "-s", str(script), f"http://127.0.0.1:{port}",
            "--", str(data), str(samples)]
-    web_cpu, worker_cpu = web.cpu_seconds(), process_cpu(tree(worker.pid))
+    web_cpu, worker_cpu, others = web.cpu_seconds(), process_cpu(tree(worker.pid)), others_cpu()
     loads = [os.getloadavg()[0]]
     started = time.monotonic()
     with (samples.parent / "wrk.out").open("w") as out:
@@ -409,6 +429,8 @@ def run_wrk(port: int, args: argparse.Namespace, script: Path, data: Path, sampl
         "web_cpu_s": round(web.cpu_seconds() - web_cpu, 2),
         "worker_cpu_s": round(process_cpu(tree(worker.pid)) - worker_cpu, 2),
         "wrk_cpu_s": round(usage.ru_utime + usage.ru_stime, 2),
+        # Backends that ended during the load are not counted (connections are kept: few end).
+        **{f"{name}_cpu_s": round(seconds - others[name], 2) for name, seconds in others_cpu().items()},
         "load_average_1m": [round(x, 2) for x in loads + [os.getloadavg()[0]]],
     }
 
@@ -531,7 +553,9 @@ def markdown(result: dict[str, Any]) -> str:
         f"Runs submitted: {runs['submitted']} (answers {runs['answers']}); after the load: {runs['states']} "
         f"({'all ended' if runs['all_ended'] else 'NOT all ended'} {runs['seconds_after_load']} s after the load).",
         f"CPU during the load: gunicorn {wrk['web_cpu_s']} s ({result['web_cpu_ms_per_request']:.2f} ms a request), "
-        f"Celery worker {wrk['worker_cpu_s']} s, wrk {wrk['wrk_cpu_s']} s; load average (1 min) "
+        f"Celery worker {wrk['worker_cpu_s']} s, wrk {wrk['wrk_cpu_s']} s, PostgreSQL (the bench database's "
+        f"backends) {wrk.get('postgres_cpu_s', '?')} s, Redis {wrk.get('redis_cpu_s', '?')} s, nginx "
+        f"{wrk.get('nginx_cpu_s', '?')} s; load average (1 min) "
         f"{min(wrk['load_average_1m']):.1f}–{max(wrk['load_average_1m']):.1f} on {os.cpu_count()} cores.",
     ]
     timeline = result["summary"].get("timeline") or []

@@ -132,6 +132,9 @@ if CACHES["default"]["BACKEND"].endswith("LocMemCache"):
     CACHES["responses"]["OPTIONS"] = {"MAX_ENTRIES": 300}
 else:
     CACHES["responses"]["KEY_PREFIX"] = "resp"
+for _cache in CACHES.values():
+    if _cache["BACKEND"] == "django.core.cache.backends.redis.RedisCache":
+        _cache["BACKEND"] = "services.cache.RedisCache"  # one redis-py client per pool, not per operation
 SLIPWAY_RESPONSE_CACHE_SECONDS = env.int("SLIPWAY_RESPONSE_CACHE_SECONDS", default=600)
 
 AUTH_PASSWORD_VALIDATORS = [

@@ -247,9 +247,10 @@ def _redis_reachable() -> bool:
 
 
 @pytest.mark.skipif(not _redis_reachable(), reason="no Redis server on 127.0.0.1:6379 (.ci/run starts one)")
-def test_the_counter_on_redis_counts_expires_and_reads_back(clock):
+@pytest.mark.parametrize("backend", ["django.core.cache.backends.redis.RedisCache", "services.cache.RedisCache"])
+def test_the_counter_on_redis_counts_expires_and_reads_back(clock, backend):
     prefix = f"slipway-throttle-test-{uuid.uuid4().hex}"
-    redis_cache = {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+    redis_cache = {"BACKEND": backend,
                    "LOCATION": "redis://127.0.0.1:6379/13", "KEY_PREFIX": prefix}
     rate = throttling.Rate(2, 60)
     with override_settings(CACHES={"default": redis_cache, "responses": redis_cache}):
