@@ -39,6 +39,14 @@ def role_in(user: Any, team: Team | None) -> str | None:
     return roles[team.pk]
 
 
+def remember_role_among(user: Any, team: Team | None, memberships: Any) -> None:
+    """Let role_in answer from a team's memberships already read (the service page prefetches its
+    owner team's members), instead of asking the database again."""
+    if _signed_in(user) and team is not None:
+        roles = user.__dict__.setdefault("_slipway_roles", {})
+        roles.setdefault(team.pk, next((m.role for m in memberships if m.user_id == user.pk), None))
+
+
 def forget_roles(*users: Any) -> None:
     """Drop the roles remembered on these user objects (after a membership change)."""
     for user in users:

@@ -54,6 +54,7 @@ from services.permissions import (
     can_edit_team,
     can_manage_members,
     can_own,
+    remember_role_among,
 )
 
 PAGE_SIZE = 50
@@ -222,6 +223,8 @@ class ServiceDetailView(LoginRequiredMixin, View):
         service = None
         if page is None:
             service = _service_or_404(slug)
+            if service.owner_team_id:  # its members came with it: whether this reader is one is known
+                remember_role_among(request.user, service.owner_team, service.owner_team.memberships.all())
             page = {"name": service.name, "owner_team_id": service.owner_team_id,
                     "owner_user_id": service.owner_user_id, "content": {}}
         editor = can_own(request.user,
