@@ -27,9 +27,14 @@ settings.register_profile(
 )
 
 
+def profile_name() -> str:
+    """The profile named by HYPOTHESIS_PROFILE (default `ci`)."""
+    return os.environ.get("HYPOTHESIS_PROFILE", "ci")
+
+
 def load_profile() -> str:
     """Load the profile named by HYPOTHESIS_PROFILE (default `ci`); answers its name."""
-    name = os.environ.get("HYPOTHESIS_PROFILE", "ci")
+    name = profile_name()
     settings.load_profile(name)
     return name
 

@@ -141,7 +141,10 @@ def test_a_fresh_repository_answering_404_is_polled_briefly(host, fake_github):
     assert fake_github.files("acme", "ledger") == FILES
 
 
-def test_a_token_without_workflow_scope_gets_a_plain_explanation(fake_github):
+def test_a_token_without_workflow_scope_gets_a_plain_explanation(fake_github, monkeypatch):
+    # Its 404 looks like a fresh repository's: the host asks 5 times, pausing 0.5 s, 1 s, ... (5 s in all) by
+    # default. Every ask still happens, against the fake GitHub; only the pauses shrink.
+    monkeypatch.setattr("services.provisioning.hosts.github.CONSISTENCY_PAUSE", 0.01)
     fake_github.add_token("no-workflow", workflow_scope=False)
     fake_github.add_team("acme", "payments", id=7)
     host = GitHubHost(api_url=fake_github.api_url, organisation="acme", token="no-workflow", write_spacing=0)
