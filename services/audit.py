@@ -136,8 +136,3 @@ def bump_generation() -> None:
     if not updated:
         CatalogGeneration.objects.get_or_create(pk=1, defaults={"value": step})
 
-
-def current_generation() -> int:
-    """The catalog's generation number (one primary-key query)."""
-    value = CatalogGeneration.objects.filter(pk=1).values_list("value", flat=True).first()
-    return value or 0

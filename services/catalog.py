@@ -49,8 +49,10 @@ TEAM_FIELDS = (
 # Reads (selectors): querysets already shaped for the lists and pages that use them.
 
 
-# What a row shows of a service's owner and system (the related rows' other columns, JSON among them,
-# are not read: building them was a third of a list page's query cost, profiled).
+# A service's owner (team, or person with profile) and system, joined into its row.
+ROW_RELATIONS = ("owner_team", "owner_user__profile", "system")
+# What a row shows of them (the related rows' other columns, JSON among them, are not read: building
+# them was a third of a list page's query cost, profiled).
 OWNER_COLUMNS = (
     "owner_team__slug", "owner_team__name",
     "owner_user__username", "owner_user__first_name", "owner_user__last_name", "owner_user__profile__display_name",
@@ -61,7 +63,7 @@ def _with_owner_and_system(queryset: QuerySet[Service], *service_columns: str) -
     """Services with their owner (team, or person with profile) and system joined in, and of those
     only what lists and pages show. `service_columns`: the service's own columns (default all)."""
     own = service_columns or tuple(field.attname for field in Service._meta.concrete_fields)
-    return queryset.select_related("owner_team", "owner_user__profile", "system").only(
+    return queryset.select_related(*ROW_RELATIONS).only(
         *own, *OWNER_COLUMNS, "system__slug", "system__name"
     )
 
@@ -138,7 +140,7 @@ def _count_of(queryset: QuerySet, field: str) -> Any:
 def service_rows() -> QuerySet[Service]:
     """Services with their owner (team, or person with profile) and system joined: the service page
     and the home page's own services build on it."""
-    return Service.objects.select_related("owner_team", "owner_user__profile", "system")
+    return Service.objects.select_related(*ROW_RELATIONS)
 
 
 CATALOG_ROW_COLUMNS = ("id", "slug", "name", "archived", "owner_team", "owner_user", "lifecycle", "type", "tier",

@@ -78,8 +78,8 @@ def catalog_generation() -> int:
 
 
 def _catalog_generation_read() -> int:
-    """services.audit.current_generation() in raw SQL: the same one primary-key read, without the
-    ORM's query building, which cost more than the query itself on every cached read (profiled).
+    """The CatalogGeneration row's value in raw SQL: one primary-key read, without the ORM's query
+    building, which cost more than the query itself on every cached read (profiled).
 
     It is read from the database on every request, never kept in the process: a write made through
     any process is seen by the next request.

@@ -14,6 +14,7 @@ page frame (see bench/README.md)."""
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
@@ -39,3 +40,12 @@ def get(key: str) -> Any:
 def put(key: str, value: Any) -> None:
     if enabled():
         caches["responses"].set(key, value, timeout=settings.SLIPWAY_RESPONSE_CACHE_SECONDS)
+
+
+def remember(key: str, compute: Callable[[], Any]) -> Any:
+    """The value kept under `key`, else `compute()` kept there."""
+    value = get(key)
+    if value is None:
+        value = compute()
+        put(key, value)
+    return value

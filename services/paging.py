@@ -39,11 +39,7 @@ class DeferredJoinPaginator(Paginator):
             return super().count
         key = page_cache.page_key("count", query.model._meta.label, where,
                                   repr((query.distinct, query.distinct_fields, query.low_mark, query.high_mark)))
-        count = page_cache.get(key)
-        if count is None:
-            count = self.object_list.count()
-            page_cache.put(key, count)
-        return count
+        return page_cache.remember(key, self.object_list.count)
 
     def page(self, number: Any) -> Page:
         number = self.validate_number(number)

@@ -32,7 +32,7 @@ def role_in(user: Any, team: Team | None) -> str | None:
     request (catalog.membership_set and membership_remove forget it)."""
     if not _signed_in(user) or team is None:
         return None
-    roles = user.__dict__.setdefault("_slipway_roles", {})
+    roles = _roles_of(user)
     if team.pk not in roles:
         found = Membership.objects.filter(user=user, team=team).order_by().values_list("role", flat=True)[:1]
         roles[team.pk] = next(iter(found), None)
@@ -43,8 +43,12 @@ def remember_role_among(user: Any, team: Team | None, memberships: Any) -> None:
     """Let role_in answer from a team's memberships already read (the service page prefetches its
     owner team's members), instead of asking the database again."""
     if _signed_in(user) and team is not None:
-        roles = user.__dict__.setdefault("_slipway_roles", {})
-        roles.setdefault(team.pk, next((m.role for m in memberships if m.user_id == user.pk), None))
+        _roles_of(user).setdefault(team.pk, next((m.role for m in memberships if m.user_id == user.pk), None))
+
+
+def _roles_of(user: Any) -> dict[Any, str | None]:
+    """The roles remembered on a user object, by team key (it lives for one request)."""
+    return user.__dict__.setdefault("_slipway_roles", {})
 
 
 def forget_roles(*users: Any) -> None:

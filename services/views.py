@@ -148,13 +148,10 @@ class SearchView(LoginRequiredMixin, View):
 def _filter_choices() -> dict[str, list[tuple[str, str]]]:
     """The teams and systems the catalog's filters offer, read once per catalog generation (the same
     500 teams and 100 systems for every page of the catalog)."""
-    key = page_cache.page_key("catalog-filter-choices")
-    choices = page_cache.get(key)
-    if choices is None:
-        choices = {"teams": list(Team.objects.order_by("slug").values_list("slug", "name")),
-                   "systems": list(System.objects.order_by("slug").values_list("slug", "name"))}
-        page_cache.put(key, choices)
-    return choices
+    return page_cache.remember(page_cache.page_key("catalog-filter-choices"), lambda: {
+        "teams": list(Team.objects.order_by("slug").values_list("slug", "name")),
+        "systems": list(System.objects.order_by("slug").values_list("slug", "name")),
+    })
 
 
 class ServiceListView(LoginRequiredMixin, View):

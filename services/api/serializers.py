@@ -98,8 +98,7 @@ _PLAIN_GET_ATTRIBUTE = (serializers.Field.get_attribute, RelatedField.get_attrib
 
 def _field_reader(field: serializers.Field) -> Any:
     if isinstance(field, serializers.SerializerMethodField):
-        method = getattr(field.parent, field.method_name)
-        return method
+        return getattr(field.parent, field.method_name)
     attrs = field.source_attrs
     plain = type(field).get_attribute in _PLAIN_GET_ATTRIBUTE  # not ManyRelatedField's .all(), etc.
     pk_only = isinstance(field, RelatedField) and field.use_pk_only_optimization()
