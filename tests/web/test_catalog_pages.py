@@ -21,24 +21,9 @@ from tests.factories import (
     TeamFactory,
     UserFactory,
 )
+from tests.web.conftest import web_client
 
 pytestmark = pytest.mark.django_db
-
-
-def _client(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
-
-
-@pytest.fixture
-def member_web(member) -> Client:
-    return _client(member)
-
-
-@pytest.fixture
-def viewer_web(viewer) -> Client:
-    return _client(viewer)
 
 
 @pytest.fixture
@@ -376,7 +361,7 @@ def test_owners_see_edit_controls_and_non_owners_none(member_web, viewer_web, ri
 
 
 def test_staff_may_edit_any_service(staff, rich_service):
-    assert 'href="/services/ledger/edit/"' in _client(staff).get("/services/ledger/").content.decode()
+    assert 'href="/services/ledger/edit/"' in web_client(staff).get("/services/ledger/").content.decode()
 
 
 EDIT = {"name": "Ledger", "description": "Double-entry book-keeping.", "lifecycle": "production",

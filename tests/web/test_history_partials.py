@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from django.test import Client
 
 from services import catalog
 from tests.factories import RunbookFactory
@@ -19,13 +18,6 @@ def _history(response, section_id: str) -> str:
     body = response.content.decode()
     start = body.index(f'<section id="{section_id}"')
     return " ".join(body[start:body.index("</section>", start)].split())
-
-
-@pytest.fixture
-def viewer_web(viewer) -> Client:
-    client = Client()
-    client.force_login(viewer)
-    return client
 
 
 @pytest.fixture

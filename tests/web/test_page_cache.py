@@ -8,14 +8,15 @@ import pytest
 from services import catalog
 from services.models import Membership
 from tests.factories import ServiceFactory, TeamFactory, UserFactory
-from tests.web.test_catalog_pages import _client, _main
+from tests.web.conftest import web_client
+from tests.web.test_catalog_pages import _main
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.mark.parametrize("first", ["viewer", "member"])
 def test_editors_and_readers_each_get_their_own_service_page_whoever_came_first(service, member, viewer, first):
-    readers = {"viewer": _client(viewer), "member": _client(member)}
+    readers = {"viewer": web_client(viewer), "member": web_client(member)}
     readers[first].get("/services/ledger/")  # fills the cache for one kind of reader
     member_page = readers["member"].get("/services/ledger/").content.decode()
     viewer_page = readers["viewer"].get("/services/ledger/").content.decode()
@@ -30,19 +31,19 @@ def test_editors_and_readers_each_get_their_own_service_page_whoever_came_first(
 def test_a_person_owning_a_service_directly_may_edit_it_from_a_cached_page(viewer):
     owner = UserFactory(username="solo-owner")
     ServiceFactory(slug="solo", owner_team=None, owner_user=owner)
-    _client(viewer).get("/services/solo/")
-    assert 'data-testid="edit-service"' in _client(owner).get("/services/solo/").content.decode()
+    web_client(viewer).get("/services/solo/")
+    assert 'data-testid="edit-service"' in web_client(owner).get("/services/solo/").content.decode()
 
 
 def test_joining_the_owning_team_makes_the_cached_page_editable_at_once(service, team, viewer, staff):
-    client = _client(viewer)
+    client = web_client(viewer)
     assert 'data-testid="edit-service"' not in client.get("/services/ledger/").content.decode()
     catalog.membership_set(actor=staff, team=team, user=viewer, role=Membership.Role.MEMBER)
     assert 'data-testid="edit-service"' in client.get("/services/ledger/").content.decode()
 
 
 def test_a_write_shows_on_the_next_request_of_both_pages(service, member, viewer):
-    client = _client(viewer)
+    client = web_client(viewer)
     before_page, before_list = client.get("/services/ledger/"), client.get("/services/")
     catalog.service_update(actor=member, service=service, data={"description": "Double-entry book of record"})
     new_team = TeamFactory(slug="treasury", name="Treasury")
@@ -57,14 +58,14 @@ def test_a_write_shows_on_the_next_request_of_both_pages(service, member, viewer
 
 def test_a_cached_catalog_page_is_served_per_query(service, viewer):
     ServiceFactory(slug="zebra", owner_team=service.owner_team)
-    client = _client(viewer)
+    client = web_client(viewer)
     assert 'href="/services/zebra/"' in _main(client.get("/services/", {"q": "zebra"}))
     assert 'href="/services/zebra/"' not in _main(client.get("/services/", {"q": "ledger"}))
     assert 'href="/services/zebra/"' in _main(client.get("/services/", {"q": "zebra"}))
 
 
 def test_a_refused_filter_is_answered_400_every_time_and_not_kept(viewer):
-    client = _client(viewer)
+    client = web_client(viewer)
     for _ in range(2):
         response = client.get("/services/", {"sort": "nonsense"})
         assert response.status_code == 400
@@ -73,6 +74,6 @@ def test_a_refused_filter_is_answered_400_every_time_and_not_kept(viewer):
 
 def test_no_cache_when_switched_off(service, member, viewer, settings):
     settings.SLIPWAY_RESPONSE_CACHE_SECONDS = 0
-    client = _client(viewer)
+    client = web_client(viewer)
     client.get("/services/ledger/")
-    assert 'data-testid="edit-service"' in _client(member).get("/services/ledger/").content.decode()
+    assert 'data-testid="edit-service"' in web_client(member).get("/services/ledger/").content.decode()

@@ -10,16 +10,11 @@ from django.utils import timezone
 
 from services import catalog
 from services.models import AuditEvent, Runbook, RunbookRevision
+from tests.web.conftest import web_client
 
 pytestmark = pytest.mark.django_db
 
 PAGE = "/services/ledger/runbooks/on-call/"
-
-
-def _client(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 @pytest.fixture
@@ -27,16 +22,6 @@ def runbook(service, member):
     return catalog.runbook_create(actor=member, service=service, slug="on-call", title="On-call",
                                   body="# On call\n\n1. Check the dashboard.\n2. Restart the pods.\n",
                                   last_reviewed=timezone.localdate())
-
-
-@pytest.fixture
-def member_web(member) -> Client:
-    return _client(member)
-
-
-@pytest.fixture
-def viewer_web(viewer) -> Client:
-    return _client(viewer)
 
 
 def test_runbook_page_renders_markdown(viewer_web, runbook):
@@ -129,7 +114,7 @@ def test_preview_needs_csrf_and_an_editor(member, viewer, runbook):
     client = Client(enforce_csrf_checks=True)
     client.force_login(member)
     assert client.post("/services/ledger/runbook-preview/", {"body": "x"}).status_code == 403
-    assert _client(viewer).post("/services/ledger/runbook-preview/", {"body": "x"}).status_code == 403
+    assert web_client(viewer).post("/services/ledger/runbook-preview/", {"body": "x"}).status_code == 403
 
 
 def test_owner_creates_a_runbook(member_web, service):

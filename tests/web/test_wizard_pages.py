@@ -32,26 +32,6 @@ def _mini_templates(settings, tmp_path):
     settings.SLIPWAY_REPOSITORY_DIR = tmp_path / "repositories"
 
 
-@pytest.fixture
-def member_web(client, member) -> Client:
-    client.force_login(member)
-    return client
-
-
-@pytest.fixture
-def viewer_web(viewer) -> Client:
-    client = Client()
-    client.force_login(viewer)
-    return client
-
-
-@pytest.fixture
-def staff_web(staff) -> Client:
-    client = Client()
-    client.force_login(staff)
-    return client
-
-
 def form_data(action: str = "preview", key: str = KEY, **inputs: str) -> dict[str, str]:
     values = {"service_name": "ledger-api", "description": "Keeps the books", "lifecycle": "production",
               "port": "8080", **inputs}
