@@ -7,7 +7,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -84,13 +83,6 @@ class PrivateRedis:
                 return connection.recv(16).startswith(b"+PONG")
         except OSError:
             return False
-
-    def command(self, *words: str) -> bytes:
-        """One command in Redis' inline protocol; the raw answer."""
-        with socket.create_connection(("127.0.0.1", self.port), timeout=5) as connection:
-            connection.sendall((" ".join(words) + "\r\n").encode())
-            time.sleep(0.05)
-            return connection.recv(65536)
 
     def kill(self) -> None:
         """SIGKILL: every queued and unacknowledged message is gone."""
