@@ -278,6 +278,10 @@ SLIPWAY_GITHUB_WRITE_SPACING_SECONDS = env.float("SLIPWAY_GITHUB_WRITE_SPACING_S
 # handed back and resumed then (services/provisioning/throttle.py).
 SLIPWAY_GITHUB_WRITES_PER_HOUR = env.int("SLIPWAY_GITHUB_WRITES_PER_HOUR", default=450)
 SLIPWAY_GITHUB_WRITE_MAX_SLEEP_SECONDS = env.float("SLIPWAY_GITHUB_WRITE_MAX_SLEEP_SECONDS", default=30.0)
+# How long one GitHub call may take, in whole seconds (PyGithub's rule), before it counts as a
+# timeout (retried like a 5xx). Keep it well under SLIPWAY_RUN_LEASE_SECONDS, so that a hung call
+# never outlives the worker's hold on its run.
+SLIPWAY_GITHUB_TIMEOUT_SECONDS = env.int("SLIPWAY_GITHUB_TIMEOUT_SECONDS", default=15)
 # The portal's own address: links to runs (a run's repository homepage points at its run page).
 SLIPWAY_PUBLIC_URL = env.str("SLIPWAY_PUBLIC_URL", default="http://localhost:8000")
 SLIPWAY_REPOSITORY_DIR = Path(env.str("SLIPWAY_REPOSITORY_DIR", default=str(DATA_DIR / "repositories")))

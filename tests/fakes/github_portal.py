@@ -9,6 +9,9 @@ from tests.fakes.github import FakeGitHub
 
 # The portal's token on the fake GitHub; tests check it never reaches a log, an error or the API.
 PORTAL_TOKEN = "ghp_" + "S3cr3t" * 6
+# The client's timeout against the fake (production: 15 s). A loopback call takes milliseconds; the
+# tests that make a call hang wait this long for it, so it is kept short.
+CLIENT_TIMEOUT_SECONDS = 6
 
 
 @pytest.fixture
@@ -25,10 +28,12 @@ def github(fake_github, github_run_lease_seconds, settings, monkeypatch) -> Fake
     values = {"SLIPWAY_REPO_HOST": "github", "SLIPWAY_GITHUB_API_URL": fake_github.api_url,
               "SLIPWAY_GITHUB_ORG": "acme", "SLIPWAY_GITHUB_TOKEN": PORTAL_TOKEN,
               "SLIPWAY_GITHUB_WRITE_SPACING_SECONDS": "0", "SLIPWAY_RETRY_BASE_SECONDS": "0.2",
-              "SLIPWAY_RUN_LEASE_SECONDS": str(github_run_lease_seconds), "SLIPWAY_SWEEP_SECONDS": "1"}
+              "SLIPWAY_RUN_LEASE_SECONDS": str(github_run_lease_seconds), "SLIPWAY_SWEEP_SECONDS": "1",
+              "SLIPWAY_GITHUB_TIMEOUT_SECONDS": str(CLIENT_TIMEOUT_SECONDS)}
     for name, value in values.items():
         monkeypatch.setenv(name, value)
     settings.SLIPWAY_REPO_HOST = "github"
+    settings.SLIPWAY_GITHUB_TIMEOUT_SECONDS = CLIENT_TIMEOUT_SECONDS
     return fake_github
 
 

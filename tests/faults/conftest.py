@@ -133,6 +133,6 @@ def _drop_broker_pools(app) -> None:  # noqa: ANN001
 
 @pytest.fixture
 def github_run_lease_seconds() -> int:
-    """Longer than the client's 15 s timeout: a hung call must not let another worker take the run
-    (the `github` fixture is shared, tests/fakes/github_portal.py)."""
-    return 40
+    """Longer than the client's timeout (6 s) and the step around it: a hung call must not let another
+    worker take the run (the `github` fixture is shared, tests/fakes/github_portal.py)."""
+    return 20

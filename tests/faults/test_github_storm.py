@@ -25,7 +25,7 @@ def test_a_mixed_storm_over_several_runs_ends_with_each_run_done_exactly_once(me
     rules = [
         github.fail("POST", "/orgs/*/repos", status=500, times=2),
         github.apply_then_fail("POST", "/orgs/*/repos", status=502, times=1),  # created, answer lost
-        github.hang("POST", "/repos/*/*/git/trees", seconds=20, times=1),  # past the 15 s client timeout
+        github.hang("POST", "/repos/*/*/git/trees", seconds=12, times=1),  # past the client timeout (6 s here)
         github.fail("POST", "/repos/*/*/git/commits", status=503, times=2),
         github.drop_connection("PATCH", "/repos/*/*/git/refs/heads/*", times=2),
         github.secondary_rate_limit("PUT", "/orgs/*/teams/*/repos/*/*", retry_after=1, times=2),
@@ -71,10 +71,10 @@ def worker_idle(log: Path) -> bool:
 def test_a_worker_that_outlives_its_lease_leaves_the_run_to_its_successor(member_client, gh_team, github,
                                                                           monkeypatch, tmp_path):
     # A call hangs past the lease: the sweeper hands the run to the worker's other process, which
-    # finishes it. The first one's late outcome (a timeout, 15 s in) must be dropped, not written
+    # finishes it. The first one's late outcome (a timeout, 6 s in) must be dropped, not written
     # over the finished run's step.
     monkeypatch.setenv("SLIPWAY_RUN_LEASE_SECONDS", "3")
-    hung = github.hang("PUT", "/repos/*/*/environments/staging", seconds=20, times=1)
+    hung = github.hang("PUT", "/repos/*/*/environments/staging", seconds=12, times=1)
     log = tmp_path / "worker.log"
     with celery_worker(concurrency=2, beat=True, log=log):
         response = member_client.post("/api/v1/runs/", run_request(service_name="outlived"), format="json")

@@ -128,6 +128,7 @@ class GitHubHost:
             write_spacing=settings.SLIPWAY_GITHUB_WRITE_SPACING_SECONDS,
             writes_per_hour=settings.SLIPWAY_GITHUB_WRITES_PER_HOUR,
             write_max_sleep=settings.SLIPWAY_GITHUB_WRITE_MAX_SLEEP_SECONDS, public_url=settings.SLIPWAY_PUBLIC_URL,
+            timeout=settings.SLIPWAY_GITHUB_TIMEOUT_SECONDS,
         )
 
     # -- transport -------------------------------------------------------------------------------

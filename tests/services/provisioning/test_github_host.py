@@ -210,3 +210,15 @@ def test_a_known_team_id_spares_the_lookup_so_a_run_costs_exactly_nine_calls(hos
     fake_github.reset_calls()
     assert host.grant_team(repository=repository, team="payments", permission="push", team_id=7) == {"team_id": 7}
     assert [method for method, _, _ in fake_github.calls] == ["PUT"]
+
+
+def test_the_client_timeout_is_the_setting_and_a_timeout_is_retried_later(fake_github, settings):
+    settings.SLIPWAY_GITHUB_TIMEOUT_SECONDS = 1
+    settings.SLIPWAY_GITHUB_API_URL, settings.SLIPWAY_GITHUB_ORG = fake_github.api_url, "acme"
+    settings.SLIPWAY_GITHUB_TOKEN, settings.SLIPWAY_GITHUB_WRITE_SPACING_SECONDS = fake_github.token, 0
+    hung = fake_github.hang("POST", "/orgs/*/repos", seconds=3, times=1)
+    host = GitHubHost.from_settings()
+
+    with pytest.raises(TransientHostError, match="GitHub unreachable on POST /orgs/acme/repos: ReadTimeout"):
+        host.create_repository(name="ledger", description="Keeps the books", run_id=RUN)
+    assert hung.hits == 1
