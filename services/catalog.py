@@ -57,12 +57,15 @@ OWNER_COLUMNS = (
     "owner_team__slug", "owner_team__name",
     "owner_user__username", "owner_user__first_name", "owner_user__last_name", "owner_user__profile__display_name",
 )
+# A service's own columns that a row may show: all but generated ones (`search` serves the word filter).
+SERVICE_SHOWN_COLUMNS = tuple(field.attname for field in Service._meta.concrete_fields if not field.generated)
 
 
 def _with_owner_and_system(queryset: QuerySet[Service], *service_columns: str) -> QuerySet[Service]:
     """Services with their owner (team, or person with profile) and system joined in, and of those
-    only what lists and pages show. `service_columns`: the service's own columns (default all)."""
-    own = service_columns or tuple(field.attname for field in Service._meta.concrete_fields)
+    only what lists and pages show. `service_columns`: the service's own columns (default
+    SERVICE_SHOWN_COLUMNS)."""
+    own = service_columns or SERVICE_SHOWN_COLUMNS
     return queryset.select_related(*ROW_RELATIONS).only(
         *own, *OWNER_COLUMNS, "system__slug", "system__name"
     )

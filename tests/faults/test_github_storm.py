@@ -7,14 +7,12 @@ a real worker: every run succeeds exactly once, and no call breaks GitHub's sche
 from __future__ import annotations
 
 import json
-import re
-from pathlib import Path
 
 import pytest
 
 from services.models import RunStep, Service
 from tests.faults.conftest import all_finished, run_request, steps_of
-from tests.worker import celery_worker, wait_for
+from tests.worker import celery_worker, tasks_ended, wait_for
 
 pytestmark = [pytest.mark.worker, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -61,13 +59,6 @@ def test_a_mixed_storm_over_several_runs_ends_with_each_run_done_exactly_once(me
     assert all(step.state == "succeeded" and step.error == "" for step in RunStep.objects.filter(run__in=runs))
 
 
-def worker_idle(log: Path) -> bool:
-    """Whether every advance_run the worker received has ended (the log says so)."""
-    text = log.read_text(errors="replace")
-    received = len(re.findall(r"advance_run\[[^\]]+\] received", text))
-    return received > 0 and received == len(re.findall(r"advance_run\[[^\]]+\] (?:succeeded|raised)", text))
-
-
 def test_a_worker_that_outlives_its_lease_leaves_the_run_to_its_successor(member_client, gh_team, github,
                                                                           monkeypatch, tmp_path):
     # A call hangs past the lease: the sweeper hands the run to the worker's other process, which
@@ -80,7 +71,7 @@ def test_a_worker_that_outlives_its_lease_leaves_the_run_to_its_successor(member
         response = member_client.post("/api/v1/runs/", run_request(service_name="outlived"), format="json")
         run_id = response.json()["id"]
         wait_for(lambda: all_finished([run_id]), timeout=60, what="the successor to finish the run")
-        wait_for(lambda: hung.hits == 1 and worker_idle(log), timeout=60, what="the hung call to time out")
+        wait_for(lambda: hung.hits == 1 and tasks_ended(log), timeout=60, what="the hung call to time out")
     run = all_finished([run_id])[0]
     assert run.state == "succeeded", (run.error, steps_of(run))
     assert steps_of(run) == [(action, "succeeded", "") for action, _, _ in steps_of(run)]
