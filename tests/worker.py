@@ -60,9 +60,18 @@ _TASK_RECEIVED = re.compile(r"Task [\w.]+\[[\w-]+\] received")
 _TASK_ENDED = re.compile(r"Task [\w.]+\[[\w-]+\] (?!received)")
 
 
+def _log_text(log: Path) -> str:
+    return log.read_text(errors="replace") if log.exists() else ""
+
+
+def tasks_received(log: Path) -> int:
+    """How many task messages the worker has received (its log's receipts)."""
+    return len(_TASK_RECEIVED.findall(_log_text(log)))
+
+
 def tasks_ended(log: Path) -> bool:
     """Whether every task the worker received has ended (its log has as many outcomes as receipts)."""
-    text = log.read_text(errors="replace") if log.exists() else ""
+    text = _log_text(log)
     return len(_TASK_RECEIVED.findall(text)) <= len(_TASK_ENDED.findall(text))
 
 

@@ -14,7 +14,7 @@ import pytest
 from services.models import AuditEvent, Membership, ProvisioningRun, RunStep, Service
 from tests.factories import MembershipFactory, UserFactory, token_for
 from tests.faults.conftest import all_finished, bare, commit_count, run_request, steps_of
-from tests.worker import celery_worker, wait_for
+from tests.worker import celery_worker, tasks_ended, tasks_received, wait_for
 
 ROUNDS = 4
 
@@ -123,6 +123,10 @@ def test_two_workers_handed_the_same_runs_at_once_do_every_step_once(member_clie
             advance_run.delay(run_id)
             advance_run.delay(run_id)
         runs = wait_for(lambda: all_finished(run_ids), timeout=90, what="every run to finish")
+        # The workers are stopped once the tasks they hold end; a duplicate still in the broker when
+        # the last run finished would never be handled, nor logged as the loser: wait for all of them.
+        wait_for(lambda: sum(tasks_received(log) for log in logs) >= 2 * len(names)
+                 and all(tasks_ended(log) for log in logs), timeout=60, what="every message to be handled")
     assert [run.state for run in runs] == ["succeeded"] * len(names), [(run.error, steps_of(run)) for run in runs]
     for run in runs:
         assert commit_count(run.service_slug) == 1
