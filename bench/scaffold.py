@@ -46,18 +46,18 @@ def setup(db: str) -> dict[str, str]:
 
 
 def render_times() -> dict[str, float]:
-    from services import scaffolding
+    from services.scaffolder import templates
 
     results = {}
-    for template in scaffolding.template_list():
+    for template in templates.template_list():
         inputs = {spec.name: spec.default for spec in template.inputs}
-        inputs[scaffolding.NAME_INPUT] = "bench-service"
-        values = scaffolding.inputs_validate(template, inputs)
-        portal = scaffolding.portal_values(template, owner="bench")
+        inputs[templates.NAME_INPUT] = "bench-service"
+        values = templates.inputs_validate(template, inputs)
+        portal = templates.portal_values(template, owner="bench")
         samples = []
         for _ in range(20):
             started = time.perf_counter()
-            scaffolding.scaffold_render(template, values, portal=portal)
+            templates.scaffold_render(template, values, portal=portal)
             samples.append(time.perf_counter() - started)
         results[template.name] = round(statistics.median(samples) * 1000, 1)
     return results
@@ -68,8 +68,8 @@ def github_calls() -> dict[str, int]:
     from django.conf import settings
 
     from services.models import ProvisioningRun, Team
-    from services.provisioning.runner import run_advance
-    from services.provisioning.runs import run_create
+    from services.scaffolder.runner import run_advance
+    from services.scaffolder.runs import run_create
     from tests.fakes.github import FakeGitHub
 
     with FakeGitHub() as fake:
@@ -117,7 +117,7 @@ def local_runs(count: int, prefix: str, timeout: float = 300) -> dict[str, float
     from django.db import transaction
 
     from services.models import ProvisioningRun, Team
-    from services.provisioning.runs import run_create
+    from services.scaffolder.runs import run_create
 
     Team.objects.get_or_create(slug="bench", defaults={"name": "Bench"})
     started = time.monotonic()

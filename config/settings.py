@@ -67,11 +67,11 @@ MIDDLEWARE = [
     # errors) and every /api/ request is counted, including those the fast path answers.
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "services.security.ContentSecurityPolicyMiddleware",
-    "services.throttling.ApiThrottleMiddleware",
-    "services.middleware.RejectNulMiddleware",
-    "services.middleware.FastApiMiddleware",
-    "services.middleware.AuditContextMiddleware",
+    "services.http.security.ContentSecurityPolicyMiddleware",
+    "services.access.throttling.ApiThrottleMiddleware",
+    "services.http.middleware.RejectNulMiddleware",
+    "services.http.middleware.FastApiMiddleware",
+    "services.http.middleware.AuditContextMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -95,8 +95,11 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "services.context_processors.portal",
+                "services.web.context_processors.portal",
             ],
+            # The pages' template tags live with the pages (services/web/), not in the app's top-level
+            # `templatetags` package where Django looks by default.
+            "libraries": {"slipway": "services.web.templatetags.slipway"},
         },
     },
 ]
@@ -128,13 +131,13 @@ CACHES["default"].setdefault("OPTIONS", {})
 if CACHES["default"]["BACKEND"].endswith("LocMemCache"):
     CACHES["default"]["OPTIONS"]["MAX_ENTRIES"] = 20_000
     # Bounded so a web worker stays small whatever the mix of queries: at most 300 answers of at most
-    # 256 KiB (services.middleware.MAX_CACHED_BODY); a page of 50 services is ~35 KiB.
+    # 256 KiB (services.http.middleware.MAX_CACHED_BODY); a page of 50 services is ~35 KiB.
     CACHES["responses"]["OPTIONS"] = {"MAX_ENTRIES": 300}
 else:
     CACHES["responses"]["KEY_PREFIX"] = "resp"
 for _cache in CACHES.values():
     if _cache["BACKEND"] == "django.core.cache.backends.redis.RedisCache":
-        _cache["BACKEND"] = "services.cache.RedisCache"  # one redis-py client per pool, not per operation
+        _cache["BACKEND"] = "services.http.cache.RedisCache"  # one redis-py client per pool, not per operation
 SLIPWAY_RESPONSE_CACHE_SECONDS = env.int("SLIPWAY_RESPONSE_CACHE_SECONDS", default=600)
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -146,7 +149,7 @@ AUTH_PASSWORD_VALIDATORS = [
 SLIPWAY_OIDC_ENABLED = bool(env.str("SLIPWAY_OIDC_CLIENT_ID", default=""))
 if SLIPWAY_OIDC_ENABLED:
     INSTALLED_APPS.append("mozilla_django_oidc")
-    AUTHENTICATION_BACKENDS = ["services.auth.SlipwayOIDCBackend", "django.contrib.auth.backends.ModelBackend"]
+    AUTHENTICATION_BACKENDS = ["services.access.oidc.SlipwayOIDCBackend", "django.contrib.auth.backends.ModelBackend"]
     OIDC_RP_CLIENT_ID = env.str("SLIPWAY_OIDC_CLIENT_ID")
     OIDC_RP_CLIENT_SECRET = secret("SLIPWAY_OIDC_CLIENT_SECRET")
     OIDC_OP_AUTHORIZATION_ENDPOINT = env.str("SLIPWAY_OIDC_AUTHORIZATION_ENDPOINT")
@@ -275,7 +278,7 @@ SLIPWAY_GITHUB_WRITE_SPACING_SECONDS = env.float("SLIPWAY_GITHUB_WRITE_SPACING_S
 # And at most this many writes per credential in any 60 minutes (GitHub's secondary limit is 500; the
 # rest is headroom for other writers with the same token); 0 turns the budget off. A write whose slot
 # is further than SLIPWAY_GITHUB_WRITE_MAX_SLEEP_SECONDS away does not hold the worker: its step is
-# handed back and resumed then (services/provisioning/throttle.py).
+# handed back and resumed then (services/hosts/budget.py).
 SLIPWAY_GITHUB_WRITES_PER_HOUR = env.int("SLIPWAY_GITHUB_WRITES_PER_HOUR", default=450)
 SLIPWAY_GITHUB_WRITE_MAX_SLEEP_SECONDS = env.float("SLIPWAY_GITHUB_WRITE_MAX_SLEEP_SECONDS", default=30.0)
 # How long one GitHub call may take, in whole seconds (PyGithub's rule), before it counts as a
@@ -314,7 +317,7 @@ if not DEBUG and env.bool("SLIPWAY_BEHIND_TLS", default=False):
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
-# No inline script or style anywhere, no third-party origin (services/security.py).
+# No inline script or style anywhere, no third-party origin (services/http/security.py).
 SLIPWAY_CONTENT_SECURITY_POLICY = {
     "default-src": ["'self'"],
     "script-src": ["'self'"],
@@ -328,7 +331,7 @@ SLIPWAY_CONTENT_SECURITY_POLICY = {
     "frame-ancestors": ["'none'"],
 }
 
-# Throttling (services/throttling.py): fixed windows counted in the "default" cache, so set
+# Throttling (services/access/throttling.py): fixed windows counted in the "default" cache, so set
 # SLIPWAY_CACHE_URL with several processes, or each process counts on its own. "N/period" or "off".
 SLIPWAY_THROTTLE_TOKEN_RATE = env.str("SLIPWAY_THROTTLE_TOKEN_RATE", default="6000/min")
 SLIPWAY_THROTTLE_ANON_RATE = env.str("SLIPWAY_THROTTLE_ANON_RATE", default="600/min")

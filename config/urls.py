@@ -6,8 +6,9 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
 
-from services import health
-from services.security import ThrottledLoginView, content_security_policy
+from services.http import health
+from services.http.security import ThrottledLoginView, content_security_policy
+from services.web.urls import wizard_urlpatterns
 
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
@@ -24,8 +25,8 @@ urlpatterns = [
     # in a worker made from a blob: on this page only, inline styles and blob: workers; scripts stay 'self'.
     path("api/redoc/", content_security_policy(style_src=["'self'", "'unsafe-inline'"], worker_src=["'self'", "blob:"])(
         SpectacularRedocView.as_view(url_name="schema", template_name="api/redoc.html")), name="api-redoc"),
-    path("", include("services.wizard_urls")),
-    path("", include("services.urls")),
+    path("", include((wizard_urlpatterns, "wizard"))),
+    path("", include("services.web.urls")),
 ]
 
 if settings.SLIPWAY_OIDC_ENABLED:

@@ -9,4 +9,7 @@ class ServicesConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from services import signals  # noqa: F401 - connects the generation bumps
+        from services import (
+            signals,  # noqa: F401 - connects the generation bumps
+            tasks,  # noqa: F401 - registers the Celery tasks in every process, web included
+        )

@@ -8,7 +8,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.db.models.signals import m2m_changed, post_delete, post_save
 
-from services.audit import bump_generation
+from services.catalog.generation import bump_generation
 from services.models import (
     ApiToken,
     Domain,

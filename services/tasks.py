@@ -1,4 +1,5 @@
-"""Celery tasks: thin wrappers over the service layer."""
+"""Celery entry points: ids in, one service-layer call, nothing else. Imports downward only; the
+service layer reaches these tasks by their registered names (services/apps.py registers them)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from django.utils import timezone
 
 from services.audit import audit_source
 from services.models import AuditEvent, Heartbeat
+from services.scaffolder import runs
 
 logger = logging.getLogger(__name__)
 
@@ -22,29 +24,27 @@ def worker_heartbeat() -> str:
     return now.isoformat()
 
 
-@shared_task(name="slipway.advance_run", acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+@shared_task(name=runs.ADVANCE_RUN_TASK, acks_late=True, reject_on_worker_lost=True, ignore_result=True)
 def advance_run(run_id: str) -> None:
     """Advance one provisioning run; a transient fault schedules the next attempt."""
-    from services.provisioning.runner import run_advance
-    from services.provisioning.runs import enqueue
+    from services.scaffolder.runner import run_advance
 
     # Writes made here (the service a run registers, its environments and runbook) are the
     # worker's, with the task's id as their request id.
     with audit_source(AuditEvent.Source.WORKER, advance_run.request.id or ""):
         delay = run_advance(run_id)
     if delay is not None:
-        enqueue(run_id, countdown=delay)
+        runs.enqueue(run_id, countdown=delay)
 
 
 @shared_task(name="slipway.sweep_runs", acks_late=True, ignore_result=True)
 def sweep_runs() -> int:
     """Queue runs left behind: accepted while the broker was down, or whose worker died."""
     from services.models import ProvisioningRun
-    from services.provisioning.runs import enqueue, runs_to_sweep
 
-    run_ids = list(runs_to_sweep().values_list("pk", flat=True)[:500])
+    run_ids = list(runs.runs_to_sweep().values_list("pk", flat=True)[:500])
     for run_id in run_ids:
-        if enqueue(run_id):
+        if runs.enqueue(run_id):
             # Restart the grace period so the next sweep does not queue it again while it waits.
             ProvisioningRun.objects.filter(pk=run_id, state="queued").update(updated_at=timezone.now())
     if run_ids:

@@ -19,7 +19,7 @@ class UserFactory(factory.django.DjangoModelFactory):
 
 def token_for(user) -> str:
     """A new API token of `user`; answers its key."""
-    from services.tokens import token_create
+    from services.access.tokens import token_create
 
     return token_create(actor=None, user=user, name="tests")[1]
 

@@ -1,4 +1,4 @@
-"""services.cache.RedisCache: Django's Redis cache with one redis-py client per connection pool."""
+"""services.http.cache.RedisCache: Django's Redis cache with one redis-py client per connection pool."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ needs_redis = pytest.mark.skipif(not _redis_reachable(), reason="no Redis server
 @pytest.fixture
 def redis_cache():
     prefix = f"slipway-cache-test-{uuid.uuid4().hex}"
-    config = {"BACKEND": "services.cache.RedisCache", "LOCATION": "redis://127.0.0.1:6379/13", "KEY_PREFIX": prefix}
+    config = {"BACKEND": "services.http.cache.RedisCache", "LOCATION": "redis://127.0.0.1:6379/13", "KEY_PREFIX": prefix}
     with override_settings(CACHES={"default": config, "responses": config}):
         cache = caches["default"]
         try:
@@ -78,4 +78,4 @@ def test_a_redis_cache_url_uses_this_backend():
         [sys.executable, "-c", "import django; django.setup(); from django.conf import settings; "
                                "print(sorted({c['BACKEND'] for c in settings.CACHES.values()}))"],
         cwd=ROOT, env=env, capture_output=True, text=True, check=True, timeout=60)
-    assert out.stdout.strip() == "['services.cache.RedisCache']"
+    assert out.stdout.strip() == "['services.http.cache.RedisCache']"

@@ -27,7 +27,7 @@ from services.models import (
     Team,
     TemplateSetting,
 )
-from services.provisioning import runs as provisioning_runs
+from services.scaffolder import runs as provisioning_runs
 from tests.factories import MembershipFactory, ServiceFactory, TeamFactory, UserFactory, token_for
 
 pytestmark = pytest.mark.django_db
@@ -68,7 +68,7 @@ MINI = Path(__file__).resolve().parent / "data" / "scaffolds"
 def world(db, monkeypatch, settings) -> World:
     settings.SLIPWAY_SCAFFOLDS_DIR = MINI
     monkeypatch.setenv("SLIPWAY_SCAFFOLDS_DIR", str(MINI))
-    monkeypatch.setattr("services.provisioning.runs.enqueue", lambda run_id, countdown=None: None)
+    monkeypatch.setattr("services.scaffolder.runs.enqueue", lambda run_id, countdown=None: None)
     team = TeamFactory(slug="payments", name="Payments")
     TeamFactory(slug="platform", name="Platform")
     people = {

@@ -32,7 +32,7 @@ def test_readyz_reports_database_and_broker(client, db):
 
 
 def test_readyz_names_the_failing_part(client, db, settings, monkeypatch):
-    from services import health
+    from services.http import health
 
     monkeypatch.setattr(health, "_check_broker", lambda: "error: ConnectionRefusedError: refused")
     response = client.get("/readyz")

@@ -57,7 +57,7 @@ def test_without_configuration_there_is_no_single_sign_on(tmp_path):
 
 
 def test_people_are_matched_by_username_then_email(db):
-    from services.auth import SlipwayOIDCBackend
+    from services.access.oidc import SlipwayOIDCBackend
     from tests.factories import UserFactory
 
     jane = UserFactory(username="jane", email="jane@example.org")

@@ -10,7 +10,7 @@ import pytest
 from django.core.cache import caches
 from django.test import Client, override_settings
 
-from services import throttling
+from services.access import throttling
 from tests.factories import UserFactory, token_for
 
 pytestmark = pytest.mark.django_db
@@ -20,7 +20,7 @@ PASSWORD = "a-long-password-1"
 
 
 class Clock:
-    """Stands in for the time module inside services.throttling."""
+    """Stands in for the time module inside services.access.throttling."""
 
     def __init__(self) -> None:
         self.now = START + 10
@@ -247,7 +247,7 @@ def _redis_reachable() -> bool:
 
 
 @pytest.mark.skipif(not _redis_reachable(), reason="no Redis server on 127.0.0.1:6379 (.ci/run starts one)")
-@pytest.mark.parametrize("backend", ["django.core.cache.backends.redis.RedisCache", "services.cache.RedisCache"])
+@pytest.mark.parametrize("backend", ["django.core.cache.backends.redis.RedisCache", "services.http.cache.RedisCache"])
 def test_the_counter_on_redis_counts_expires_and_reads_back(clock, backend):
     prefix = f"slipway-throttle-test-{uuid.uuid4().hex}"
     redis_cache = {"BACKEND": backend,

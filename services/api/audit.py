@@ -15,10 +15,10 @@ from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.reverse import reverse
 
-from services import catalog
+from services.api.errors import ErrorSerializer
 from services.api.filters import StrictOrderingFilter
-from services.api.views import ErrorSerializer
 from services.audit import audit_events_visible_to
+from services.catalog import reads
 from services.errors import InvalidInput
 from services.models import AuditEvent, Service, Team
 
@@ -67,13 +67,13 @@ class AuditEventFilter(django_filters.FilterSet):
         if service is None:
             raise InvalidInput.field("service", f"no service '{value}' (a deleted service's events: "
                                                 "object_type=service&object_id=<its id>)")
-        return queryset.filter(catalog.service_history_filter(service))
+        return queryset.filter(reads.service_history_filter(service))
 
     def filter_team(self, queryset: QuerySet[AuditEvent], name: str, value: str) -> QuerySet[AuditEvent]:
         team = Team.objects.filter(slug=value.strip().lower()).only("pk").first()
         if team is None:
             raise InvalidInput.field("team", f"no team '{value}'")
-        return queryset.filter(catalog.team_history_filter(team))
+        return queryset.filter(reads.team_history_filter(team))
 
 
 class AuditOrderingFilter(StrictOrderingFilter):

@@ -1,4 +1,4 @@
-"""`Authorization: Token <key>` against hashed API tokens (services/tokens.py)."""
+"""`Authorization: Token <key>` against hashed API tokens (services/access/tokens.py)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Any
 
 from rest_framework import authentication, exceptions
 
-from services.tokens import TokenRefused, token_authenticate
+from services.access.tokens import TokenRefused, token_authenticate
 
 
 class ApiTokenAuthentication(authentication.TokenAuthentication):

@@ -8,7 +8,7 @@ from typing import Any
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
-from rest_framework import exceptions, status
+from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -65,3 +65,15 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     if response.status_code == status.HTTP_401_UNAUTHORIZED:
         response.data["detail"] = response.data["detail"] or "Sign in or send 'Authorization: Token <key>'."
     return response
+
+
+class ErrorSerializer(serializers.Serializer):
+    """The shape of every error answer, as the OpenAPI schema shows it."""
+
+    detail = serializers.CharField()
+    errors = serializers.DictField(child=serializers.ListField(child=serializers.CharField()))
+
+
+ERRORS = {400: ErrorSerializer, 403: ErrorSerializer, 404: ErrorSerializer}
+# A list answers 400 for a bad filter, ordering or page size, and 404 for a page past the last.
+LIST_ERRORS = {400: ErrorSerializer, 404: ErrorSerializer}

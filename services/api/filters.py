@@ -8,6 +8,7 @@ import django_filters
 from django.contrib.auth import get_user_model
 from django.db.models import Q, QuerySet, Value
 from django.db.models.functions import Upper
+from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework.exceptions import ValidationError
 from rest_framework.filters import OrderingFilter
 
@@ -136,3 +137,7 @@ class RunFilter(django_filters.FilterSet):
 
     def filter_mine(self, queryset: QuerySet, name: str, value: bool) -> QuerySet:
         return queryset.filter(requested_by=self.request.user) if value else queryset
+
+
+# The filter backends of every list endpoint.
+FILTERS = [DjangoFilterBackend, StrictOrderingFilter]

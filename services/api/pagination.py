@@ -8,7 +8,7 @@ from django.core.paginator import InvalidPage
 from rest_framework import pagination
 from rest_framework.exceptions import NotFound, ValidationError
 
-from services.paging import DeferredJoinPaginator
+from services.http.paging import DeferredJoinPaginator
 
 MAX_PAGE_SIZE = 200
 
@@ -48,6 +48,6 @@ class PageNumberPagination(pagination.PageNumberPagination):
 
 
 class DeferredJoinPagination(PageNumberPagination):
-    """For wide joined lists (services): the page's keys first, then its rows (services.paging)."""
+    """For wide joined lists (services): the page's keys first, then its rows (services.http.paging)."""
 
     django_paginator_class = DeferredJoinPaginator

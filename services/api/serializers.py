@@ -1,4 +1,4 @@
-"""API representations. Write serializers only parse and validate shapes; rules live in catalog.py."""
+"""API representations. Write serializers only parse and validate shapes; rules live in the service layer (services/catalog/)."""
 
 from __future__ import annotations
 
@@ -6,33 +6,29 @@ import re
 from typing import Any
 from urllib.parse import quote
 
-import orjson
 from django.core.exceptions import ObjectDoesNotExist
 from django.db.models.manager import BaseManager
 from django.utils.http import RFC3986_SUBDELIMS
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.fields import SkipField, empty, is_simple_callable
 from rest_framework.relations import PKOnlyObject, RelatedField
 from rest_framework.reverse import reverse
 
-from services.catalog import dependency_rows, owner_ref, person_name
-from services.markdown import render_markdown
+from services.catalog.markdown import render_markdown
+from services.catalog.reads import dependency_rows
+from services.catalog.refs import SLUG_PATTERN
+from services.catalog.writes import owner_ref, person_name
 from services.models import (
-    ApiToken,
     Domain,
     Environment,
     Membership,
-    ProvisioningRun,
     Runbook,
-    RunStep,
     Service,
     ServiceDependency,
     System,
     Team,
 )
-from services.refs import SLUG_PATTERN
 
 TAG_PATTERN = re.compile(r"^[a-z0-9:+#]+(-[a-z0-9:+#]+)*$")
 MAX_TEXT = 10_000
@@ -401,152 +397,3 @@ class EnvironmentUpdateSerializer(EnvironmentWriteSerializer):
         self.fields.pop("service")
         for field in self.fields.values():
             field.required = False
-
-
-# ---------------------------------------------------------------------------------------------
-# Templates and provisioning runs.
-
-
-class TemplateSerializer(serializers.Serializer):
-    url = serializers.SerializerMethodField()
-    name = serializers.CharField()
-    title = serializers.CharField()
-    description = serializers.CharField()
-    tags = serializers.ListField(child=serializers.CharField())
-    version = serializers.CharField(help_text="Content hash of the template folder.")
-    environments = serializers.ListField(child=serializers.DictField())
-    inputs_schema = serializers.SerializerMethodField(help_text="JSON Schema of the inputs.")
-    enabled = serializers.SerializerMethodField(help_text="False when a platform admin turned it off: no new runs.")
-    note = serializers.SerializerMethodField(help_text="Why it is off, or what to use instead.")
-
-    def get_url(self, obj: Any) -> str:
-        return reverse("api:template-detail", kwargs={"name": obj.name}, request=self.context.get("request"))
-
-    def _switch(self, obj: Any) -> Any:
-        return self.context.get("switches", {}).get(obj.name)
-
-    def get_enabled(self, obj: Any) -> bool:
-        switch = self._switch(obj)
-        return switch is None or switch.enabled
-
-    def get_note(self, obj: Any) -> str:
-        switch = self._switch(obj)
-        return switch.note if switch is not None else ""
-
-    @extend_schema_field(OpenApiTypes.OBJECT)
-    def get_inputs_schema(self, obj: Any) -> dict[str, Any]:
-        return obj.json_schema()
-
-
-class TemplateSwitchSerializer(StrictSerializer):
-    enabled = serializers.BooleanField()
-    note = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
-
-
-def _storable_inputs(inputs: Any) -> Any:
-    """Inputs are stored and fingerprinted as JSON by orjson, which refuses integers beyond 64 bits
-    (a 500 before this check)."""
-    try:
-        orjson.dumps(inputs)
-    except TypeError:
-        raise serializers.ValidationError("numbers must fit in 64 bits") from None
-    return inputs
-
-
-class RunRequestSerializer(StrictSerializer):
-    template = serializers.CharField(max_length=100)
-    owner = serializers.CharField(max_length=100, help_text="Slug of the team that will own the service.")
-    inputs = serializers.JSONField(help_text="Values for the template's inputs (see its inputs_schema).")
-
-    def validate_inputs(self, inputs: Any) -> Any:
-        return _storable_inputs(inputs)
-
-
-class PreviewRequestSerializer(StrictSerializer):
-    owner = serializers.CharField(max_length=100)
-    inputs = serializers.JSONField()
-
-    def validate_inputs(self, inputs: Any) -> Any:
-        return _storable_inputs(inputs)
-
-
-class PreviewFileSerializer(serializers.Serializer):
-    path = serializers.CharField()
-    content = serializers.CharField()
-
-
-class PreviewSerializer(serializers.Serializer):
-    template = serializers.CharField()
-    version = serializers.CharField()
-    tree = serializers.ListField(child=serializers.CharField())
-    files = PreviewFileSerializer(many=True)
-
-
-class RunStepSerializer(ReadSerializer):
-    duration_seconds = serializers.SerializerMethodField()
-
-    class Meta:
-        model = RunStep
-        fields = ["position", "action", "params", "state", "attempts", "started_at", "finished_at",
-                  "duration_seconds", "log", "error"]
-
-    def get_duration_seconds(self, obj: RunStep) -> float | None:
-        if obj.started_at and obj.finished_at:
-            return round((obj.finished_at - obj.started_at).total_seconds(), 3)
-        return None
-
-
-class RunSerializer(ReadSerializer):
-    url = serializers.SerializerMethodField()
-    owner = serializers.SlugRelatedField(slug_field="slug", read_only=True)
-    requested_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
-    repository = serializers.SerializerMethodField()
-    service = serializers.SerializerMethodField(help_text="The registered service's slug, once the run succeeded.")
-
-    class Meta:
-        model = ProvisioningRun
-        fields = ["url", "id", "state", "template", "template_version", "owner", "requested_by", "inputs",
-                  "service_slug", "service", "host", "repository", "api_calls", "error", "cancel_requested",
-                  "not_before", "created_at", "started_at", "finished_at"]
-
-    def get_url(self, obj: ProvisioningRun) -> str:
-        return reverse("api:run-detail", kwargs={"pk": obj.pk}, request=self.context.get("request"))
-
-    @extend_schema_field({"type": "object", "nullable": True, "description": "null until the repository exists.",
-                          "properties": {"key": {"type": "string"}, "web_url": {"type": "string"},
-                                         "clone_url": {"type": "string"}}})
-    def get_repository(self, obj: ProvisioningRun) -> dict[str, str] | None:
-        if not obj.repository:
-            return None
-        return {"key": obj.repository, "web_url": obj.web_url, "clone_url": obj.clone_url}
-
-    def get_service(self, obj: ProvisioningRun) -> str | None:
-        return obj.service_slug if obj.state == ProvisioningRun.State.SUCCEEDED else None
-
-
-class RunDetailSerializer(RunSerializer):
-    steps = RunStepSerializer(many=True, read_only=True)
-
-    class Meta(RunSerializer.Meta):
-        fields = [*RunSerializer.Meta.fields, "steps"]
-
-
-class ApiTokenSerializer(ReadSerializer):
-    state = serializers.ChoiceField(choices=["active", "expired", "revoked"], read_only=True)
-
-    class Meta:
-        model = ApiToken
-        fields = ["id", "name", "prefix", "state", "created_at", "expires_at", "revoked_at", "last_used_at"]
-
-
-
-class ApiTokenCreatedSerializer(ApiTokenSerializer):
-    key = serializers.CharField(help_text="The token itself: shown this once, never stored.")
-
-    class Meta(ApiTokenSerializer.Meta):
-        fields = [*ApiTokenSerializer.Meta.fields, "key"]
-
-
-class ApiTokenRequestSerializer(StrictSerializer):
-    name = serializers.CharField(max_length=100)
-    expires_in_days = serializers.IntegerField(min_value=1, max_value=3650, required=False, allow_null=True)

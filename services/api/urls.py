@@ -3,23 +3,23 @@
 from django.urls import path
 from rest_framework.routers import DefaultRouter
 
-from services.api import audit, views
+from services.api import audit, catalog, scaffolder, teams, tokens
 
 app_name = "api"
 
 router = DefaultRouter(trailing_slash=True)
-router.register("services", views.ServiceViewSet, basename="service")
-router.register("teams", views.TeamViewSet, basename="team")
-router.register("runbooks", views.RunbookViewSet, basename="runbook")
-router.register("environments", views.EnvironmentViewSet, basename="environment")
-router.register("systems", views.SystemViewSet, basename="system")
-router.register("domains", views.DomainViewSet, basename="domain")
-router.register("templates", views.TemplateViewSet, basename="template")
-router.register("runs", views.RunViewSet, basename="run")
-router.register("tokens", views.ApiTokenViewSet, basename="token")
+router.register("services", catalog.ServiceViewSet, basename="service")
+router.register("teams", teams.TeamViewSet, basename="team")
+router.register("runbooks", catalog.RunbookViewSet, basename="runbook")
+router.register("environments", catalog.EnvironmentViewSet, basename="environment")
+router.register("systems", catalog.SystemViewSet, basename="system")
+router.register("domains", catalog.DomainViewSet, basename="domain")
+router.register("templates", scaffolder.TemplateViewSet, basename="template")
+router.register("runs", scaffolder.RunViewSet, basename="run")
+router.register("tokens", tokens.ApiTokenViewSet, basename="token")
 router.register("audit", audit.AuditEventViewSet, basename="audit")
 
 urlpatterns = [
-    path("ownership/", views.OwnershipView.as_view(), name="ownership"),
+    path("ownership/", catalog.OwnershipView.as_view(), name="ownership"),
     *router.urls,
 ]

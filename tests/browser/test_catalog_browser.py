@@ -9,7 +9,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from services.demo import demo_load
+from services.catalog.demo import demo_load
 from services.models import Runbook, Service
 from tests.factories import UserFactory
 

@@ -11,7 +11,7 @@ import pytest
 from playwright.sync_api import expect
 
 from services.models import Service
-from services.provisioning import runs as provisioning_runs
+from services.scaffolder import runs as provisioning_runs
 from tests.browser.conftest import SCREENSHOTS
 from tests.factories import MembershipFactory, RunbookFactory, ServiceFactory, TeamFactory, UserFactory
 

@@ -12,7 +12,7 @@ import pytest
 from playwright.sync_api import expect
 
 from services.models import ProvisioningRun, Runbook, RunStep, Service
-from services.provisioning import runs as provisioning_runs
+from services.scaffolder import runs as provisioning_runs
 from tests.factories import MembershipFactory, ServiceFactory, TeamFactory, UserFactory
 from tests.worker import celery_worker
 

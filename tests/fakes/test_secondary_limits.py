@@ -123,8 +123,8 @@ def test_too_many_concurrent_requests_are_refused():
 
 
 def test_the_portal_waits_for_the_retry_after_of_a_secondary_limit(limited):
-    from services.provisioning.hosts.base import TransientHostError
-    from services.provisioning.hosts.github import GitHubHost
+    from services.hosts.base import TransientHostError
+    from services.hosts.github import GitHubHost
 
     host = GitHubHost(api_url=limited.api_url, organisation="acme", token=limited.token, write_spacing=0,
                       writes_per_hour=0)  # no pacing: this is about the answer to a limit hit

@@ -14,7 +14,7 @@ import pytest
 from django.conf import settings
 
 from services.models import ProvisioningRun
-from tests.services.provisioning.conftest import _mini_templates, run_request  # noqa: F401 - autouse fixture
+from tests.services.scaffolder.conftest import _mini_templates, run_request  # noqa: F401 - autouse fixture
 from tests.worker import wait_for
 
 REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"

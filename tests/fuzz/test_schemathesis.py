@@ -32,9 +32,9 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from services import catalog
+from services.catalog import writes
 from services.models import ApiToken, AuditEvent, Domain, Environment, Membership, ProvisioningRun, System
-from services.provisioning import runs as provisioning_runs
+from services.scaffolder import runs as provisioning_runs
 from tests.factories import MembershipFactory, ServiceFactory, TeamFactory, UserFactory, token_for
 from tests.hypothesis_profiles import examples, profile_name
 
@@ -105,10 +105,10 @@ def _world() -> dict[str, Any]:
     System.objects.create(slug="books", name="Books", domain=domain, owner=team)
     System.objects.create(slug="loose", name="Loose")
     Domain.objects.create(slug="empty", name="Empty")
-    service = catalog.service_create(actor=member, slug="ledger", owner="payments", system="books",
+    service = writes.service_create(actor=member, slug="ledger", owner="payments", system="books",
                                      repository="github.com/acme/ledger", depends_on=["pricing", "api:billing"])
     ServiceFactory(slug="solo", owner_team=None, owner_user=member, repository=None, tier=None)
-    runbook = catalog.runbook_create(actor=member, service=service, title="Restart", body="# Restart\n\nDo it.")
+    runbook = writes.runbook_create(actor=member, service=service, title="Restart", body="# Restart\n\nDo it.")
     environment = Environment.objects.create(service=service, name="prod", url="https://ledger.example.org/")
     failed, _ = provisioning_runs.run_create(
         actor=member, template="python-service", owner="payments",

@@ -12,14 +12,14 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from services import scaffolding
 from services.errors import InvalidInput
+from services.scaffolder import templates
 from tests.hypothesis_profiles import examples
 from tests.properties.strategies import PATH_FRAGMENTS, hostile_text, hostile_value
 
 pytestmark = pytest.mark.django_db  # portal_values reads settings only; the mark keeps the DB guard quiet
 
-TEMPLATES = scaffolding.template_list()
+TEMPLATES = templates.template_list()
 
 
 def _payloads(canary: Path) -> list[str]:
@@ -34,8 +34,8 @@ def _payloads(canary: Path) -> list[str]:
     ]
 
 
-def _base(template: scaffolding.Template) -> dict[str, Any]:
-    return {spec.name: ("safe-name" if spec.name == scaffolding.NAME_INPUT else spec.default)
+def _base(template: templates.Template) -> dict[str, Any]:
+    return {spec.name: ("safe-name" if spec.name == templates.NAME_INPUT else spec.default)
             for spec in template.inputs}
 
 
@@ -52,22 +52,22 @@ def _write_inside(root: Path, files: dict[str, str]) -> None:
 @pytest.mark.parametrize("template", TEMPLATES, ids=lambda t: t.name)
 def test_every_input_is_refused_or_rendered_as_inert_data(template, tmp_path):
     canary = tmp_path / "canary"
-    portal = scaffolding.portal_values(template, owner="payments")
+    portal = templates.portal_values(template, owner="payments")
     names = [spec.name for spec in template.inputs]
 
     @settings(max_examples=examples(ci=40))
     @given(name=st.sampled_from(names), value=st.one_of(hostile_value(), st.sampled_from(_payloads(canary))))
     @example(name="description", value=_payloads(canary)[0])
     @example(name="description", value="../../../../tmp/x")
-    @example(name=scaffolding.NAME_INPUT, value="../escape")
+    @example(name=templates.NAME_INPUT, value="../escape")
     def check(name: str, value: Any) -> None:
         try:
-            values = scaffolding.inputs_validate(template, {**_base(template), name: value})
+            values = templates.inputs_validate(template, {**_base(template), name: value})
         except InvalidInput as refused:
             assert f"inputs.{name}" in refused.errors
             return
         assert values[name] == value  # accepted values are kept exactly, never rendered
-        files = scaffolding.scaffold_render(template, values, portal=portal)
+        files = templates.scaffold_render(template, values, portal=portal)
         out = tmp_path / "render" / uuid.uuid4().hex
         _write_inside(out, files)
         assert sorted(p.name for p in tmp_path.iterdir()) == ["render"]  # nothing beside the render folder
@@ -91,7 +91,7 @@ def test_unknown_and_private_input_names_are_refused_by_name(template):
         if template.input(key) is not None:
             return
         with pytest.raises(InvalidInput) as refused:
-            scaffolding.inputs_validate(template, {**_base(template), key: value})
+            templates.inputs_validate(template, {**_base(template), key: value})
         assert f"inputs.{key}" in refused.value.errors
 
     check()
@@ -103,7 +103,7 @@ def test_inputs_that_are_not_an_object_are_refused(template):
     @given(raw=hostile_value().filter(lambda v: not isinstance(v, dict)))
     def check(raw: Any) -> None:
         with pytest.raises(InvalidInput) as refused:
-            scaffolding.inputs_validate(template, raw)
+            templates.inputs_validate(template, raw)
         assert "inputs" in refused.value.errors
 
     check()

@@ -70,8 +70,8 @@ def test_whoowns_exits_2_for_bad_usage(org):
 
 
 def test_api_token_prints_a_new_hashed_token_that_authenticates_until_revoked(org, client):
+    from services.access.tokens import key_digest
     from services.models import ApiToken
-    from services.tokens import key_digest
 
     UserFactory(username="bot")
     key = run("api_token", "bot", "--name", "deploy bot").strip()

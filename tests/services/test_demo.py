@@ -7,7 +7,8 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 
-from services.demo import PEOPLE, SERVICES, TEAMS, demo_load
+from services.catalog.demo import demo_load
+from services.catalog.demo_data import PEOPLE, SERVICES, TEAMS
 from services.models import (
     AuditEvent,
     Domain,

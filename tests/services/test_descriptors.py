@@ -1,4 +1,4 @@
-"""Backstage descriptor import and export (services/descriptors.py)."""
+"""Backstage descriptor import and export (services/descriptors/)."""
 
 from __future__ import annotations
 
@@ -10,19 +10,15 @@ import pytest
 import yaml
 from django.contrib.auth import get_user_model
 
-from services import descriptors
 from services.audit import audit_source
-from services.descriptors import (
-    NAME_ANNOTATION,
-    DescriptorInputError,
-    ImportReport,
-    catalog_export,
-    catalog_import,
-    component_slug,
-)
-from services.middleware import catalog_generation
+from services.catalog.generation import catalog_generation
+from services.catalog.refs import SLUG_PATTERN, is_valid_name, parse_entity_ref
+from services.descriptors import importer
+from services.descriptors.exporter import catalog_export
+from services.descriptors.importer import catalog_import
+from services.descriptors.parse import NAME_ANNOTATION, DescriptorInputError, component_slug
+from services.descriptors.report import ImportReport
 from services.models import AuditEvent, Domain, Membership, Profile, Service, ServiceDependency, System, Team
-from services.refs import SLUG_PATTERN, is_valid_name, parse_entity_ref
 from tests.factories import ServiceFactory, TeamFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -669,17 +665,17 @@ def test_a_big_file_parsed_in_two_halves_gives_the_same_report_as_in_one(tmp_pat
     documents.insert(10, "not: [valid\n")  # a syntax error: both ways must report the same error
     path = write(tmp_path, "big.yaml", "---\n".join(documents))
     half = path.stat().st_size // 3
-    monkeypatch.setattr(descriptors, "PARALLEL_BYTES", half)
+    monkeypatch.setattr(importer, "PARALLEL_BYTES", half)
     split = catalog_import(path=path, dry_run=True)
-    monkeypatch.setattr(descriptors, "PARALLEL_BYTES", 10**9)
+    monkeypatch.setattr(importer, "PARALLEL_BYTES", 10**9)
     whole = catalog_import(path=path, dry_run=True)
     assert split.file_errors == whole.file_errors != []
 
     del documents[10]
     path.write_text("---\n".join(documents))
-    monkeypatch.setattr(descriptors, "PARALLEL_BYTES", half)
+    monkeypatch.setattr(importer, "PARALLEL_BYTES", half)
     split = catalog_import(path=path, dry_run=True)
-    monkeypatch.setattr(descriptors, "PARALLEL_BYTES", 10**9)
+    monkeypatch.setattr(importer, "PARALLEL_BYTES", 10**9)
     whole = catalog_import(path=path, dry_run=True)
     assert [r.line() for r in split.documents] == [r.line() for r in whole.documents]
     assert [r.index for r in split.documents] == list(range(1, 41))

@@ -1,4 +1,4 @@
-"""Within a request the catalog generation is read once (services.audit.generation_memo); a write made
+"""Within a request the catalog generation is read once (services.catalog.generation.generation_memo); a write made
 by the request makes the next read see the new generation."""
 
 from __future__ import annotations
@@ -7,8 +7,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from services.audit import bump_generation, generation_memo
-from services.middleware import catalog_generation
+from services.catalog.generation import bump_generation, catalog_generation, generation_memo
 
 pytestmark = pytest.mark.django_db
 

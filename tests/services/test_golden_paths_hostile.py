@@ -8,8 +8,8 @@ import json
 import pytest
 import yaml
 
-from services import scaffolding
 from services.errors import InvalidInput
+from services.scaffolder import templates
 
 HOSTILE = [
     "{{ 7*7 }}", "{% raw %}x{% endraw %}", "{{ cycler.__init__.__globals__.os.popen('id').read() }}",
@@ -20,12 +20,12 @@ HOSTILE = [
 ]
 
 
-def templates():
-    return scaffolding.template_list()
+def all_templates():
+    return templates.template_list()
 
 
 def base_inputs(template):
-    return {spec.name: (spec.default if spec.name != scaffolding.NAME_INPUT else "safe-name")
+    return {spec.name: (spec.default if spec.name != templates.NAME_INPUT else "safe-name")
             for spec in template.inputs}
 
 
@@ -41,27 +41,27 @@ def check_files(files: dict[str, str]) -> None:
 
 
 def test_there_are_at_least_two_golden_paths_of_different_kinds():
-    kinds = {t.metadata.get("type") or t.name for t in templates()}
-    assert {"python-service", "python-worker"} <= {t.name for t in templates()}
+    kinds = {t.metadata.get("type") or t.name for t in all_templates()}
+    assert {"python-service", "python-worker"} <= {t.name for t in all_templates()}
     assert len(kinds) >= 2
 
 
-@pytest.mark.parametrize("template", templates(), ids=lambda t: t.name)
+@pytest.mark.parametrize("template", all_templates(), ids=lambda t: t.name)
 @pytest.mark.parametrize("value", HOSTILE)
 def test_every_string_input_refuses_or_neutralises_hostile_values(template, value):
-    baseline = scaffolding.scaffold_render(
-        template, scaffolding.inputs_validate(template, base_inputs(template)),
-        portal=scaffolding.portal_values(template, owner="payments"))
+    baseline = templates.scaffold_render(
+        template, templates.inputs_validate(template, base_inputs(template)),
+        portal=templates.portal_values(template, owner="payments"))
     for spec in template.inputs:
         inputs = {**base_inputs(template), spec.name: value}
         try:
-            values = scaffolding.inputs_validate(template, inputs)
+            values = templates.inputs_validate(template, inputs)
         except InvalidInput as error:
             assert f"inputs.{spec.name}" in error.errors
             continue
         assert spec.type == "string", f"{spec.name} accepted {value!r}"
-        files = scaffolding.scaffold_render(template, values,
-                                            portal=scaffolding.portal_values(template, owner="payments"))
+        files = templates.scaffold_render(template, values,
+                                            portal=templates.portal_values(template, owner="payments"))
         assert set(files) == set(baseline)  # no value adds, removes or moves a file
         check_files(files)
         joined = "\n".join(files.values())
@@ -69,10 +69,10 @@ def test_every_string_input_refuses_or_neutralises_hostile_values(template, valu
         assert "uid=" not in joined
 
 
-@pytest.mark.parametrize("template", templates(), ids=lambda t: t.name)
+@pytest.mark.parametrize("template", all_templates(), ids=lambda t: t.name)
 def test_descriptions_survive_exactly_into_the_descriptor(template):
     value = "Keeps {{ 7*7 }} \"books\": - # ${{ x }} 🚀 'quoted'"
-    values = scaffolding.inputs_validate(template, {**base_inputs(template), "description": value})
-    files = scaffolding.scaffold_render(template, values, portal=scaffolding.portal_values(template, owner="payments"))
+    values = templates.inputs_validate(template, {**base_inputs(template), "description": value})
+    files = templates.scaffold_render(template, values, portal=templates.portal_values(template, owner="payments"))
     assert yaml.safe_load(files["catalog-info.yaml"])["metadata"]["description"] == value
     assert json.loads(files[".slipway/provenance.json"])["inputs"]["description"] == value

@@ -1,4 +1,4 @@
-"""services.paging.DeferredJoinPaginator gives the same pages as Django's Paginator, in two queries."""
+"""services.http.paging.DeferredJoinPaginator gives the same pages as Django's Paginator, in two queries."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from django.db import connection
 from django.db.models import F
 from django.test.utils import CaptureQueriesContext
 
-from services import catalog
-from services.paging import DeferredJoinPaginator
+from services.catalog import reads
+from services.http.paging import DeferredJoinPaginator
 from tests.factories import ServiceFactory, TeamFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -25,7 +25,7 @@ def test_every_page_equals_djangos(order):
     for number in range(23):
         ServiceFactory(name=f"Service {number % 5}", owner_team=teams[number % 3] if number % 4 else None,
                        owner_user=None if number % 4 else person)
-    queryset = catalog.service_rows().filter(archived=False).order_by(*order)
+    queryset = reads.service_rows().filter(archived=False).order_by(*order)
     plain, deferred = Paginator(queryset, 5, orphans=1), DeferredJoinPaginator(queryset, 5, orphans=1)
     assert deferred.num_pages == plain.num_pages == 5
     for number in plain.page_range:
@@ -39,7 +39,7 @@ def test_every_page_equals_djangos(order):
 def test_a_deep_page_costs_two_queries_and_joins(django_assert_num_queries):
     team = TeamFactory()
     ServiceFactory.create_batch(12, owner_team=team)
-    paginator = DeferredJoinPaginator(catalog.service_rows().order_by("slug"), 5)
+    paginator = DeferredJoinPaginator(reads.service_rows().order_by("slug"), 5)
     paginator.count  # noqa: B018 - counted once, apart
     with django_assert_num_queries(2):
         page = paginator.page(2)
@@ -48,7 +48,7 @@ def test_a_deep_page_costs_two_queries_and_joins(django_assert_num_queries):
 
 def test_a_row_deleted_between_the_two_queries_is_left_out(monkeypatch):
     services = ServiceFactory.create_batch(8, owner_team=TeamFactory())
-    paginator = DeferredJoinPaginator(catalog.service_rows().order_by("slug"), 3)
+    paginator = DeferredJoinPaginator(reads.service_rows().order_by("slug"), 3)
     paginator.count  # noqa: B018
     victim = sorted(services, key=lambda service: service.slug)[4]
     real_in_bulk = type(paginator.object_list).in_bulk
@@ -81,7 +81,7 @@ def test_the_count_is_kept_per_catalog_generation_and_query():
     team = TeamFactory()
     ServiceFactory.create_batch(7, owner_team=team)
     ServiceFactory.create_batch(2, owner_team=TeamFactory())
-    every, owned = catalog.service_rows().order_by("slug"), catalog.service_rows().filter(owner_team=team)
+    every, owned = reads.service_rows().order_by("slug"), reads.service_rows().filter(owner_team=team)
     with CaptureQueriesContext(connection) as first:
         assert DeferredJoinPaginator(every, 5).count == 9
         assert DeferredJoinPaginator(owned.order_by("slug"), 5).count == 7  # another query: its own count
@@ -97,7 +97,7 @@ def test_the_count_is_kept_per_catalog_generation_and_query():
     assert _counts(after) == 2
     assert DeferredJoinPaginator(every.filter(pk__in=[]), 5).count == 0
     # Same shape, other values: counted apart.
-    first, second = sorted(catalog.service_rows().values_list("slug", flat=True))[:2]
+    first, second = sorted(reads.service_rows().values_list("slug", flat=True))[:2]
     assert DeferredJoinPaginator(every.filter(slug__icontains=first), 5).count == 1
     assert DeferredJoinPaginator(every.filter(slug__in=[first, second]), 5).count == 2
     assert DeferredJoinPaginator(every.filter(slug__in=[first]), 5).count == 1
@@ -108,5 +108,5 @@ def test_without_the_answer_cache_every_count_is_asked(settings):
     ServiceFactory.create_batch(3)
     with CaptureQueriesContext(connection) as captured:
         for _ in range(2):
-            assert DeferredJoinPaginator(catalog.service_rows().order_by("slug"), 5).count == 3
+            assert DeferredJoinPaginator(reads.service_rows().order_by("slug"), 5).count == 3
     assert _counts(captured) == 2

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from services.catalog.refs import EntityRef, parse_entity_ref
 from services.errors import InvalidInput
-from services.refs import EntityRef, normalize_repository, parse_entity_ref
+from services.hosts.repository_keys import normalize_repository
 
 
 @pytest.mark.parametrize(

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from services import scaffolding
 from services.errors import InvalidInput, NotFound
+from services.scaffolder import templates
 
 MINI = Path(__file__).resolve().parent.parent / "data" / "scaffolds"
 
@@ -24,7 +24,7 @@ def valid(**overrides):
 
 
 def test_registry_lists_templates_with_metadata_version_and_schema():
-    [template] = scaffolding.template_list()
+    [template] = templates.template_list()
     assert (template.name, template.title) == ("mini", "Mini service")
     assert len(template.version) == 12
     schema = template.json_schema()
@@ -41,12 +41,12 @@ def test_registry_lists_templates_with_metadata_version_and_schema():
 def test_unknown_template_is_not_found():
     for name in ("nope", "../mini", "mini/..", "", "MINI"):
         with pytest.raises(NotFound):
-            scaffolding.template_get(name)
+            templates.template_get(name)
 
 
 def test_rendering_fills_values_as_text_and_derives_defaults():
-    template = scaffolding.template_get("mini")
-    files = scaffolding.scaffold_render(template, scaffolding.inputs_validate(template, valid()),
+    template = templates.template_get("mini")
+    files = templates.scaffold_render(template, templates.inputs_validate(template, valid()),
                                        portal={"owner": "payments"})
     assert sorted(files) == [".github/workflows/ci.yml", "CODEOWNERS", "README.md", "app.py", "catalog-info.yaml",
                              "docs/runbook.md"]
@@ -65,13 +65,13 @@ HOSTILE = [
 
 @pytest.mark.parametrize("value", HOSTILE)
 def test_hostile_descriptions_are_rejected_or_rendered_as_inert_text(value):
-    template = scaffolding.template_get("mini")
+    template = templates.template_get("mini")
     try:
-        values = scaffolding.inputs_validate(template, valid(description=value))
+        values = templates.inputs_validate(template, valid(description=value))
     except InvalidInput as error:
         assert "inputs.description" in error.errors
         return
-    files = scaffolding.scaffold_render(template, values, portal={"owner": "payments"})
+    files = templates.scaffold_render(template, values, portal={"owner": "payments"})
     assert value in files["README.md"]  # verbatim: never evaluated
     assert "49" not in files["README.md"].replace(value, "")
     assert yaml.safe_load(files["catalog-info.yaml"])["metadata"]["description"] == value
@@ -83,9 +83,9 @@ def test_hostile_descriptions_are_rejected_or_rendered_as_inert_text(value):
 @pytest.mark.parametrize("value", [*HOSTILE, "", "A", "Ledger", "ledger_api", "-ledger", "ledger-", "a" * 41,
                                    "ledger api", "ledger/api", "..", 42, None, ["ledger"], {"a": 1}])
 def test_hostile_or_invalid_service_names_are_refused_naming_the_field(value):
-    template = scaffolding.template_get("mini")
+    template = templates.template_get("mini")
     with pytest.raises(InvalidInput) as caught:
-        scaffolding.inputs_validate(template, valid(service_name=value))
+        templates.inputs_validate(template, valid(service_name=value))
     assert list(caught.value.errors) == ["inputs.service_name"]
 
 
@@ -108,16 +108,16 @@ def test_hostile_or_invalid_service_names_are_refused_naming_the_field(value):
     ],
 )
 def test_every_other_input_is_checked_and_private_keys_cannot_be_overridden(inputs, field):
-    template = scaffolding.template_get("mini")
+    template = templates.template_get("mini")
     with pytest.raises(InvalidInput) as caught:
-        scaffolding.inputs_validate(template, valid(**inputs))
+        templates.inputs_validate(template, valid(**inputs))
     assert field in caught.value.errors
 
 
 @pytest.mark.parametrize("raw", [None, [], "inputs", 3])
 def test_inputs_must_be_an_object(raw):
     with pytest.raises(InvalidInput) as caught:
-        scaffolding.inputs_validate(scaffolding.template_get("mini"), raw)
+        templates.inputs_validate(templates.template_get("mini"), raw)
     assert "inputs" in caught.value.errors
 
 
@@ -128,9 +128,9 @@ def test_a_template_whose_paths_would_leave_the_project_is_refused(tmp_path, set
     (evil / "cookiecutter.json").write_text(
         '{"service_name": "a", "target": "../../outside", "_slipway": {"inputs": {"service_name": {}}}}')
     settings.SLIPWAY_SCAFFOLDS_DIR = tmp_path
-    template = scaffolding.template_get("evil")
-    with pytest.raises(scaffolding.TemplateBroken, match="leaves the project"):
-        scaffolding.scaffold_render(template, {"service_name": "ab"}, portal={"owner": "t"})
+    template = templates.template_get("evil")
+    with pytest.raises(templates.TemplateBroken, match="leaves the project"):
+        templates.scaffold_render(template, {"service_name": "ab"}, portal={"owner": "t"})
     assert not (tmp_path.parent / "outside").exists()
 
 
@@ -139,8 +139,8 @@ def test_a_template_with_hooks_is_refused(tmp_path, settings):
     (bad / "hooks").mkdir(parents=True)
     (bad / "cookiecutter.json").write_text('{"service_name": "a", "_slipway": {"inputs": {"service_name": {}}}}')
     settings.SLIPWAY_SCAFFOLDS_DIR = tmp_path
-    with pytest.raises(scaffolding.TemplateBroken, match="hooks"):
-        scaffolding.template_get("hooked")
+    with pytest.raises(templates.TemplateBroken, match="hooks"):
+        templates.template_get("hooked")
 
 
 def test_the_sandbox_stops_unsafe_template_code(tmp_path, settings):
@@ -149,5 +149,5 @@ def test_the_sandbox_stops_unsafe_template_code(tmp_path, settings):
     (bad / "{{cookiecutter.service_name}}" / "x.txt").write_text("{{ ''.__class__.__mro__[1].__subclasses__() }}")
     (bad / "cookiecutter.json").write_text('{"service_name": "a", "_slipway": {"inputs": {"service_name": {}}}}')
     settings.SLIPWAY_SCAFFOLDS_DIR = tmp_path
-    with pytest.raises(scaffolding.TemplateBroken, match="does not render"):
-        scaffolding.scaffold_render(scaffolding.template_get("sneaky"), {"service_name": "ab"}, portal={})
+    with pytest.raises(templates.TemplateBroken, match="does not render"):
+        templates.scaffold_render(templates.template_get("sneaky"), {"service_name": "ab"}, portal={})

@@ -11,7 +11,7 @@ import datetime
 import pytest
 from django.test import Client
 
-from services import catalog
+from services.catalog import writes
 from services.models import AuditEvent, Membership, ProvisioningRun, Service, System
 from tests.factories import (
     EnvironmentFactory,
@@ -39,13 +39,13 @@ def rich_service(service, team, member):
     RunbookFactory(service=service, slug="on-call", title="On-call runbook", last_reviewed=datetime.date.today())
     upstream = ServiceFactory(slug="accounts", owner_team=team)
     downstream = ServiceFactory(slug="billing", owner_team=team)
-    catalog.service_update(actor=member, service=service, data={
+    writes.service_update(actor=member, service=service, data={
         "depends_on": ["accounts", "component:default/not-yet-here"],
         "links": [{"url": "https://grafana.example.org/d/ledger", "title": "Dashboard"}],
         "tags": ["python", "money"], "tier": 1, "language": "Python",
         "template": "python-service", "template_version": "abc123",
     })
-    catalog.service_update(actor=member, service=downstream, data={"depends_on": ["ledger"]})
+    writes.service_update(actor=member, service=downstream, data={"depends_on": ["ledger"]})
     assert upstream
     return Service.objects.get(slug="ledger")
 
@@ -277,7 +277,7 @@ def test_catalog_page_costs_a_fixed_number_of_queries(viewer_web, team, member, 
     system = System.objects.create(slug="core", name="Core")
     ServiceFactory.create_batch(rows - rows // 2, owner_team=team, system=system)
     ServiceFactory.create_batch(rows // 2, owner_team=None, owner_user=member)
-    # Expect 7 queries: session, user, the catalog generation (services.page_cache), the teams offered
+    # Expect 7 queries: session, user, the catalog generation (services.http.page_cache), the teams offered
     # by the owner filter, the systems offered by the system filter, count the matching services, the
     # page of services (owner team, owner person with profile and system joined).
     with django_assert_max_num_queries(7):
@@ -325,9 +325,9 @@ def test_service_page_costs_a_fixed_number_of_queries(viewer_web, rich_service, 
         EnvironmentFactory(service=rich_service, name=f"env-{number}")
         RunbookFactory(service=rich_service)
         dependent = ServiceFactory(owner_team=team)
-        catalog.service_update(actor=member, service=dependent, data={"depends_on": ["ledger"]})
+        writes.service_update(actor=member, service=dependent, data={"depends_on": ["ledger"]})
         MembershipFactory(team=team)
-    # Expect 10 queries: session, user, the catalog generation (services.page_cache), the service
+    # Expect 10 queries: session, user, the catalog generation (services.http.page_cache), the service
     # (owner team and its parent, owner person, system joined), its dependencies, dependents,
     # environments, runbooks, the owner team's members (with profiles: whether the viewer is one, so
     # may edit, is read from them), the latest history.
@@ -400,7 +400,7 @@ def test_owner_edit_through_htmx_swaps_the_summary_and_the_history(member_web, r
 
 
 def test_the_edit_form_keeps_link_details_it_does_not_show(member_web, member, rich_service):
-    catalog.service_update(actor=member, service=rich_service, data={"links": [
+    writes.service_update(actor=member, service=rich_service, data={"links": [
         {"url": "https://grafana.example.org/d/ledger", "title": "Dashboard", "type": "dashboard", "icon": "chart"}]})
     member_web.post("/services/ledger/edit/", {**EDIT, "links": "https://grafana.example.org/d/ledger Graphs"})
     assert Service.objects.get(slug="ledger").links == [
@@ -446,7 +446,7 @@ def test_the_edit_form_needs_a_csrf_token(member, rich_service):
 
 def test_service_history_page_lists_every_event(viewer_web, member, rich_service):
     for number in range(20):
-        catalog.service_update(actor=member, service=rich_service, data={"description": f"v{number}"})
+        writes.service_update(actor=member, service=rich_service, data={"description": f"v{number}"})
     full = viewer_web.get("/services/ledger/history/")
     assert full.status_code == 200
     assert len(full.context["history"]) > 20

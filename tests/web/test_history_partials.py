@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from services import catalog
+from services.catalog import writes
 from tests.factories import RunbookFactory
 
 pytestmark = pytest.mark.django_db
@@ -23,10 +23,10 @@ def _history(response, section_id: str) -> str:
 @pytest.fixture
 def edited(service, member, team):
     """`ledger` changed, its runbook edited, its team renamed: events for both pages."""
-    catalog.service_update(actor=member, service=service, data={"tier": 1})
+    writes.service_update(actor=member, service=service, data={"tier": 1})
     runbook = RunbookFactory(service=service, slug="on-call", title="On-call")
-    catalog.runbook_update(actor=member, runbook=runbook, data={"title": "On call"})
-    catalog.team_update(actor=member, team=team, data={"name": "Payments team"})
+    writes.runbook_update(actor=member, runbook=runbook, data={"title": "On call"})
+    writes.team_update(actor=member, team=team, data={"name": "Payments team"})
     return service
 
 

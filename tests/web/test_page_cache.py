@@ -1,11 +1,11 @@
-"""Catalog and service pages are kept per catalog generation (services.page_cache): what they show
+"""Catalog and service pages are kept per catalog generation (services.http.page_cache): what they show
 must still be right for each reader and never older than the catalog."""
 
 from __future__ import annotations
 
 import pytest
 
-from services import catalog
+from services.catalog import writes
 from services.models import Membership
 from tests.factories import ServiceFactory, TeamFactory, UserFactory
 from tests.web.conftest import web_client
@@ -38,14 +38,14 @@ def test_a_person_owning_a_service_directly_may_edit_it_from_a_cached_page(viewe
 def test_joining_the_owning_team_makes_the_cached_page_editable_at_once(service, team, viewer, staff):
     client = web_client(viewer)
     assert 'data-testid="edit-service"' not in client.get("/services/ledger/").content.decode()
-    catalog.membership_set(actor=staff, team=team, user=viewer, role=Membership.Role.MEMBER)
+    writes.membership_set(actor=staff, team=team, user=viewer, role=Membership.Role.MEMBER)
     assert 'data-testid="edit-service"' in client.get("/services/ledger/").content.decode()
 
 
 def test_a_write_shows_on_the_next_request_of_both_pages(service, member, viewer):
     client = web_client(viewer)
     before_page, before_list = client.get("/services/ledger/"), client.get("/services/")
-    catalog.service_update(actor=member, service=service, data={"description": "Double-entry book of record"})
+    writes.service_update(actor=member, service=service, data={"description": "Double-entry book of record"})
     new_team = TeamFactory(slug="treasury", name="Treasury")
     ServiceFactory(slug="vault", owner_team=new_team)
     assert "Double-entry book of record" not in _main(before_page)

@@ -9,7 +9,7 @@ import pytest
 from django.test import Client, override_settings
 from django.urls import path
 
-from services import catalog
+from services.catalog import writes
 from services.models import Environment, Service, Team
 from tests.factories import MembershipFactory, ServiceFactory, TeamFactory, UserFactory
 
@@ -43,10 +43,10 @@ def hostile(member):
                {"url": "https://ok.example.org/", "title": "fine"}],
     )
     Environment.objects.create(service=service, name="prod", url="javascript:alert(7)", branch_policy=SCRIPT)
-    catalog.runbook_create(actor=member, service=service, slug="rb", title=f"Runbook {SCRIPT}",
+    writes.runbook_create(actor=member, service=service, slug="rb", title=f"Runbook {SCRIPT}",
                            body=f"{SCRIPT}\n\n[click](javascript:alert(8))\n\n<img src=x onerror=alert(9)>\n\n"
                                 "<a href=\"javascript:alert(10)\">raw</a>")
-    catalog.service_update(actor=member, service=service, data={"description": f"again {SCRIPT}"})
+    writes.service_update(actor=member, service=service, data={"description": f"again {SCRIPT}"})
     return service
 
 

@@ -8,7 +8,7 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from services import catalog
+from services.catalog import writes
 from services.models import AuditEvent, Runbook, RunbookRevision
 from tests.web.conftest import web_client
 
@@ -19,7 +19,7 @@ PAGE = "/services/ledger/runbooks/on-call/"
 
 @pytest.fixture
 def runbook(service, member):
-    return catalog.runbook_create(actor=member, service=service, slug="on-call", title="On-call",
+    return writes.runbook_create(actor=member, service=service, slug="on-call", title="On-call",
                                   body="# On call\n\n1. Check the dashboard.\n2. Restart the pods.\n",
                                   last_reviewed=timezone.localdate())
 
@@ -67,7 +67,7 @@ def test_owner_edits_a_runbook_keeping_a_revision_and_the_diff_shows_the_change(
 
 def test_history_compares_any_two_revisions(member_web, member, runbook):
     for number in range(3):
-        catalog.runbook_update(actor=member, runbook=runbook, data={"body": f"line {number}\n"})
+        writes.runbook_update(actor=member, runbook=runbook, data={"body": f"line {number}\n"})
     diff = member_web.get(PAGE + "history/", {"from": "1", "to": "4"}).content.decode()
     assert '<span class="diff-add">+line 2</span>' in diff
     assert "+line 0" not in diff
@@ -158,7 +158,7 @@ def test_non_owners_see_no_runbook_edit_controls_and_are_refused(viewer_web, run
 
 def test_runbook_pages_cost_a_fixed_number_of_queries(viewer_web, member, runbook, django_assert_max_num_queries):
     for number in range(20):
-        catalog.runbook_update(actor=member, runbook=runbook, data={"body": f"v{number}"})
+        writes.runbook_update(actor=member, runbook=runbook, data={"body": f"v{number}"})
     # Expect 5 queries: session, user, the runbook (service and owner joined), the revision count,
     # whether the viewer is a member of the owning team.
     with django_assert_max_num_queries(5):
@@ -169,7 +169,7 @@ def test_runbook_pages_cost_a_fixed_number_of_queries(viewer_web, member, runboo
 
 
 def test_a_runbook_heading_that_repeats_its_title_is_not_shown_twice():
-    from services.markdown import render_markdown
+    from services.catalog.markdown import render_markdown
 
     assert render_markdown("# Ledger runbook\n\nRestart it.", title="Ledger Runbook") == "<p>Restart it.</p>\n"
     assert "<h1>Other</h1>" in render_markdown("# Other\n\nRestart it.", title="Ledger runbook")
@@ -178,7 +178,7 @@ def test_a_runbook_heading_that_repeats_its_title_is_not_shown_twice():
 @pytest.mark.parametrize("heading", ["#  on-CALL  #", "#\tOn-call", "On-call\n=======", "# *On-call*"])
 def test_the_page_shows_a_title_repeated_by_the_body_once(viewer_web, service, member, heading):
     body = f"\n{heading}\n\nRestart the pods.\n"
-    catalog.runbook_create(actor=member, service=service, slug="on-call", title="On-call", body=body)
+    writes.runbook_create(actor=member, service=service, slug="on-call", title="On-call", body=body)
     page = viewer_web.get(PAGE).content.decode()
     assert page.count("<h1") == 1
     assert '<h1 id="runbook-title">On-call</h1>' in page
@@ -187,7 +187,7 @@ def test_the_page_shows_a_title_repeated_by_the_body_once(viewer_web, service, m
 
 
 def test_an_indented_title_line_is_code_and_is_shown(viewer_web, service, member):
-    catalog.runbook_create(actor=member, service=service, slug="on-call", title="On-call",
+    writes.runbook_create(actor=member, service=service, slug="on-call", title="On-call",
                            body="    # On-call\n\nRestart the pods.\n")
     page = viewer_web.get(PAGE).content.decode()
     assert "<pre><code># On-call\n</code></pre>" in page

@@ -10,9 +10,10 @@ from html.parser import HTMLParser
 import pytest
 from django.test import Client
 
-from services import catalog, tokens
+from services.access import tokens
+from services.catalog import writes
 from services.models import Domain, Environment, Membership, ProvisioningRun, System
-from services.provisioning import runs as provisioning_runs
+from services.scaffolder import runs as provisioning_runs
 from tests.factories import MembershipFactory, TeamFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -82,16 +83,16 @@ def _plant(payload: str, link: str) -> dict[str, str]:
     MembershipFactory(team=team, user=owner, role=Membership.Role.LEAD)
     domain = Domain.objects.create(slug="evil-domain", name=f"Domain {payload}", description=payload, owner=team)
     System.objects.create(slug="evil-system", name=f"System {payload}", description=payload, domain=domain, owner=team)
-    service = catalog.service_create(
+    service = writes.service_create(
         actor=owner, slug="evil-svc", owner="evil", name=f"Svc {payload}", description=payload, type=payload[:100],
         lifecycle=payload[:100], language=payload[:50], system="evil-system", tags=["ok-tag"],
         links=[{"url": link, "title": payload}, {"url": "https://ok.example.org/", "title": payload}],
         annotations={"backstage.io/techdocs-ref": payload}, depends_on=["component:other"])
     Environment.objects.create(service=service, name="prod", url=link, branch_policy=payload[:200],
                                required_reviewers=[payload[:100]])
-    catalog.runbook_create(actor=owner, service=service, slug="rb", title=f"Runbook {payload}",
+    writes.runbook_create(actor=owner, service=service, slug="rb", title=f"Runbook {payload}",
                            body=f"{payload}\n\n[click]({link})\n\n<a href=\"{link}\">raw</a>")
-    catalog.service_update(actor=owner, service=service, data={"description": f"again {payload}"})
+    writes.service_update(actor=owner, service=service, data={"description": f"again {payload}"})
     run, _ = provisioning_runs.run_create(actor=owner, template="python-service", owner="evil",
                                           inputs={"service_name": "evil-new", "description": payload[:200]})
     ProvisioningRun.objects.filter(pk=run.pk).update(state=ProvisioningRun.State.FAILED, error=payload)

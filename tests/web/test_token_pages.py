@@ -41,7 +41,7 @@ def test_bad_values_are_shown_next_to_their_field(signed_in, data, field):
 
 
 def test_someone_elses_token_cannot_be_revoked(signed_in):
-    from services.tokens import token_create
+    from services.access.tokens import token_create
 
     other, _ = token_create(actor=None, user=UserFactory(username="oda"), name="theirs")
     assert signed_in.post("/tokens/", {"revoke": str(other.pk)}).status_code == 404

@@ -1,6 +1,6 @@
 """The new-service wizard, the run page and the runs list, through Django's test client.
 
-Nothing in the service layer is replaced: the pages call scaffolding and provisioning.runs for real
+Nothing in the service layer is replaced: the pages call scaffolder.templates and scaffolder.runs for real
 (runs are stored; no worker runs here, so they stay queued unless a test moves them on).
 """
 
@@ -14,10 +14,10 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from services import scaffolding
 from services.models import AuditEvent, Membership, ProvisioningRun, RunStep, Service
-from services.provisioning import runs as provisioning_runs
-from services.wizard_forms import NewServiceForm, html_pattern
+from services.scaffolder import runs as provisioning_runs
+from services.scaffolder import templates
+from services.web.forms.wizard import NewServiceForm, html_pattern
 from tests.factories import MembershipFactory, ServiceFactory, TeamFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -133,8 +133,8 @@ def test_staff_may_choose_any_team_and_a_person_without_a_team_is_told_why_there
 
 
 def test_the_form_is_generated_from_any_schema_booleans_integer_choices_and_textareas():
-    spec = scaffolding.InputSpec
-    template = scaffolding.Template(
+    spec = templates.InputSpec
+    template = templates.Template(
         name="synthetic", path=MINI, title="Synthetic", description="", tags=(), version="1", variables={},
         environments=(), inputs=(
             spec(name="service_name", type="string", default="x", label="Name", pattern="^(?P<n>[a-z]+)$"),

@@ -7,8 +7,8 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
+from services.access.tokens import token_create, token_list, token_of, token_revoke
 from services.errors import CatalogError
-from services.tokens import token_create, token_list, token_of, token_revoke
 
 
 class Command(BaseCommand):

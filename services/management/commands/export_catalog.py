@@ -7,7 +7,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from services.descriptors import catalog_export
+from services.descriptors.exporter import catalog_export
 
 
 class Command(BaseCommand):

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from services.demo import catalog_is_empty, demo_load
+from services.catalog.demo import catalog_is_empty, demo_load
 
 
 class Command(BaseCommand):

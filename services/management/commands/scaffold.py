@@ -9,14 +9,14 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
-from services import scaffolding
+from services.access.permissions import can_start_run
 from services.errors import CatalogError
 from services.models import ProvisioningRun, Team
-from services.permissions import can_start_run
-from services.provisioning.runs import run_create
+from services.scaffolder import templates
+from services.scaffolder.runs import run_create
 
 
-def _parse_value(spec: scaffolding.InputSpec | None, raw: str) -> Any:
+def _parse_value(spec: templates.InputSpec | None, raw: str) -> Any:
     """`--set key=value` gives text; integers and booleans are converted for the inputs that are."""
     if spec is None:
         return raw
@@ -52,7 +52,7 @@ class Command(BaseCommand):
         if not template or not owner:
             raise CommandError("Give a template and --owner (see --list).", returncode=2)
         try:
-            definition = scaffolding.template_get(template)
+            definition = templates.template_get(template)
         except CatalogError as error:
             raise CommandError(error.detail, returncode=2) from None
         inputs: dict[str, Any] = {}
@@ -81,7 +81,7 @@ class Command(BaseCommand):
         self._follow(run.pk, timeout)
 
     def _list(self) -> None:
-        for definition in scaffolding.template_list():
+        for definition in templates.template_list():
             self.stdout.write(f"{definition.name} — {definition.title}: {definition.description}")
             for spec in definition.inputs:
                 choices = f" one of {', '.join(map(str, spec.choices))}" if spec.choices else ""

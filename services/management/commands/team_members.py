@@ -6,10 +6,10 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from services import catalog
+from services.access.permissions import can_manage_members
+from services.catalog import reads, writes
 from services.errors import CatalogError
 from services.models import Membership
-from services.permissions import can_manage_members
 
 
 class Command(BaseCommand):
@@ -31,18 +31,18 @@ class Command(BaseCommand):
     def handle(self, *args: Any, team: str, add: str | None, remove: str | None, role: str,
                username: str | None, **options: Any) -> None:
         try:
-            found = catalog.resolve_team(team)
-            actor = catalog.resolve_user(username, field="as") if username else None
+            found = writes.resolve_team(team)
+            actor = writes.resolve_user(username, field="as") if username else None
             if actor is not None and (add or remove) and not can_manage_members(actor, found):
                 raise CommandError(f"{actor.get_username()} may not change the members of {found.slug}: only its "
                                    "leads and platform admins may.", returncode=1)
             if add:
-                catalog.membership_set(actor=actor, team=found, user=catalog.resolve_user(add, field="add"), role=role)
+                writes.membership_set(actor=actor, team=found, user=writes.resolve_user(add, field="add"), role=role)
             elif remove:
-                catalog.membership_remove(actor=actor, team=found, user=catalog.resolve_user(remove, field="remove"))
+                writes.membership_remove(actor=actor, team=found, user=writes.resolve_user(remove, field="remove"))
         except CatalogError as error:
             raise CommandError(error.detail + "".join(f"\n  {field}: {'; '.join(reasons)}"
                                                       for field, reasons in error.errors.items()),
                                returncode=2) from None
-        for membership in catalog.team_members(found):
+        for membership in reads.team_members(found):
             self.stdout.write(f"{membership.user.get_username()}\t{membership.role}")

@@ -7,7 +7,7 @@ from typing import Any
 import orjson
 from django.core.management.base import BaseCommand, CommandError
 
-from services import ownership
+from services.catalog import ownership
 from services.errors import CatalogError, NotFound
 from services.models import Service
 

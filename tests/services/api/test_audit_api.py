@@ -11,8 +11,9 @@ from django.db import IntegrityError, transaction
 from django.test import Client
 from django.utils import timezone
 
-from services import catalog, tokens
+from services.access import tokens
 from services.audit import audit_source
+from services.catalog import reads, writes
 from services.models import AuditEvent, AuditLogIsAppendOnly, Service
 from tests.factories import ServiceFactory, TeamFactory, UserFactory
 
@@ -34,14 +35,14 @@ def _actions(response) -> list[str]:
 def history(team, member, staff):
     """Catalog writes by `mia` (a member of payments) and `sam` (staff) through the service layer."""
     other_team = TeamFactory(slug="search", name="Search")
-    ledger = catalog.service_create(actor=member, slug="ledger", owner="payments")
-    catalog.service_update(actor=member, service=ledger, data={"description": "Keeps the books"})
-    catalog.runbook_create(actor=member, service=ledger, title="On call", body="# Page someone")
-    catalog.environment_create(actor=member, service=ledger, name="production", wait_timer=5)
-    catalog.service_create(actor=staff, slug="indexer", owner="search")
-    catalog.team_update(actor=staff, team=team, data={"description": "Money"})
-    catalog.membership_set(actor=staff, team=team, user=UserFactory(username="lea"), role="lead")
-    catalog.team_update(actor=staff, team=other_team, data={"description": "Finds things"})
+    ledger = writes.service_create(actor=member, slug="ledger", owner="payments")
+    writes.service_update(actor=member, service=ledger, data={"description": "Keeps the books"})
+    writes.runbook_create(actor=member, service=ledger, title="On call", body="# Page someone")
+    writes.environment_create(actor=member, service=ledger, name="production", wait_timer=5)
+    writes.service_create(actor=staff, slug="indexer", owner="search")
+    writes.team_update(actor=staff, team=team, data={"description": "Money"})
+    writes.membership_set(actor=staff, team=team, user=UserFactory(username="lea"), role="lead")
+    writes.team_update(actor=staff, team=other_team, data={"description": "Finds things"})
     return ledger
 
 
@@ -81,7 +82,7 @@ def test_ordering_is_by_time_only_and_a_bad_field_is_a_400_naming_ordering(viewe
 
 def test_pages_of_events_neither_repeat_nor_skip_events_of_the_same_instant(viewer_client, team, member):
     for n in range(7):
-        catalog.team_update(actor=member, team=team, data={"description": f"v{n}"})
+        writes.team_update(actor=member, team=team, data={"description": f"v{n}"})
     same_instant = timezone.now().replace(microsecond=0)
     AuditEvent._base_manager.filter(action="team.update").update(created_at=same_instant)  # test setup only
     for ordering in ("created_at", "-created_at"):
@@ -98,12 +99,12 @@ def test_service_filter_selects_the_service_its_runbooks_and_environments(viewer
     assert {e["object_repr"] for e in _results(response)} >= {"ledger"}
     # The same selector as the service page's history.
     assert [e["id"] for e in _results(response)] == list(
-        catalog.service_history(history).values_list("id", flat=True))
+        reads.service_history(history).values_list("id", flat=True))
 
 
 def test_service_filter_includes_dependency_changes(viewer_client, history, member):
     ServiceFactory(slug="accounts", owner_team=history.owner_team)
-    catalog.service_update(actor=member, service=history, data={"depends_on": ["accounts"]})
+    writes.service_update(actor=member, service=history, data={"depends_on": ["accounts"]})
     events = _results(viewer_client.get(URL, {"service": "ledger", "action": "service.update"}))
     assert any("depends_on" in e["changes"] for e in events)
 
@@ -132,15 +133,15 @@ def test_filters_select_by_actor_action_object_type_and_source(viewer_client, hi
 
 def test_request_id_filter_gathers_one_requests_events(viewer_client, history, member):
     with audit_source("api", "deploy-42"):
-        catalog.service_update(actor=member, service=history, data={"tier": 1})
-        catalog.runbook_create(actor=member, service=history, title="Rollback")
+        writes.service_update(actor=member, service=history, data={"tier": 1})
+        writes.runbook_create(actor=member, service=history, title="Rollback")
     events = _results(viewer_client.get(URL, {"request_id": "deploy-42"}))
     assert [(e["action"], e["source"]) for e in events] == [("runbook.create", "api"), ("service.update", "api")]
 
 
 def test_since_and_until_bound_the_time_and_take_iso_datetimes(viewer_client, history, member):
     AuditEvent._base_manager.all().update(created_at=timezone.now() - datetime.timedelta(days=3))  # test setup only
-    catalog.service_update(actor=member, service=history, data={"tier": 2})
+    writes.service_update(actor=member, service=history, data={"tier": 2})
     yesterday = (timezone.now() - datetime.timedelta(days=1)).isoformat()
     assert _actions(viewer_client.get(URL, {"since": yesterday})) == ["service.update"]
     older = _actions(viewer_client.get(URL, {"until": yesterday, "page_size": 200}))
@@ -213,10 +214,10 @@ def test_a_deactivated_persons_session_reads_nothing(history, viewer):
 
 @pytest.mark.parametrize("rows", [1, 50])
 def test_audit_list_costs_a_fixed_number_of_queries(viewer_client, team, member, rows, django_assert_max_num_queries):
-    service = catalog.service_create(actor=member, slug="ledger", owner="payments")
+    service = writes.service_create(actor=member, slug="ledger", owner="payments")
     viewer_client.get(URL)  # the token's first use records it (a write the pinned requests do not make)
     for n in range(rows):
-        catalog.service_update(actor=member, service=service, data={"description": f"v{n}"})
+        writes.service_update(actor=member, service=service, data={"description": f"v{n}"})
     # Expect 3 queries: check the API token (user joined), count the events, the page of events
     # (the reader's own tokens as a subquery).
     with django_assert_max_num_queries(3):
@@ -330,7 +331,7 @@ def test_the_admin_offers_no_add_change_or_delete(history, staff):
 
 def test_deleting_a_service_keeps_its_events_readable_by_object(viewer_client, history, member):
     service_id = str(history.pk)
-    catalog.service_delete(actor=member, service=Service.objects.get(slug="ledger"))
+    writes.service_delete(actor=member, service=Service.objects.get(slug="ledger"))
     events = _results(viewer_client.get(URL, {"object_type": "service", "object_id": service_id}))
     assert [e["action"] for e in events] == ["service.delete", "service.update", "service.create"]
     response = viewer_client.get(URL, {"service": "ledger"})
@@ -367,7 +368,7 @@ def test_the_team_page_shows_the_teams_recent_history(viewer_client, viewer, his
 
 def test_the_team_page_links_to_the_full_history_past_fifteen_events(viewer, team, staff):
     for n in range(16):
-        catalog.team_update(actor=staff, team=team, data={"description": f"v{n}"})
+        writes.team_update(actor=staff, team=team, data={"description": f"v{n}"})
     page = Client()
     page.force_login(viewer)
     response = page.get("/teams/payments/")

@@ -119,7 +119,7 @@ def test_a_revoked_token_is_refused_even_after_a_cached_answer(viewer_client, or
     from services.models import ApiToken
 
     assert viewer_client.get(URL, {"service": "ledger"}).status_code == 200
-    from services.tokens import key_digest, token_revoke
+    from services.access.tokens import key_digest, token_revoke
 
     token_revoke(actor=None, token=ApiToken.objects.get(digest=key_digest(viewer_client.token)))
     assert viewer_client.get(URL, {"service": "ledger"}).status_code == 401

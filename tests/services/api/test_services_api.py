@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from services.catalog import writes
 from services.models import AuditEvent, Service, ServiceDependency
 from tests.factories import MembershipFactory, ServiceFactory, TeamFactory, UserFactory
 
@@ -227,15 +228,15 @@ def test_a_taken_slug_or_repository_is_409(member_client, service):
 def _saved_meanwhile(monkeypatch, **rival):
     """Another request's service is saved after service_create's checks and before its insert: the
     moment two requests for the same slug (or repository) race, made deterministic."""
-    from services import catalog
+    from services.catalog import writes
 
-    resolve_system = catalog._resolve_system
+    resolve_system = writes._resolve_system
 
     def resolve_then_lose_the_race(slug):
         ServiceFactory(**rival)
         return resolve_system(slug)
 
-    monkeypatch.setattr(catalog, "_resolve_system", resolve_then_lose_the_race)
+    monkeypatch.setattr(writes, "_resolve_system", resolve_then_lose_the_race)
 
 
 def test_a_slug_lost_to_a_concurrent_create_is_the_same_409_as_a_taken_slug(member_client, team, monkeypatch):
@@ -266,19 +267,18 @@ def test_two_creates_of_one_slug_at_once_on_postgresql_one_wins_the_other_gets_4
     from django.db import connection, connections
     from rest_framework.test import APIClient
 
-    from services import catalog
     from tests.factories import token_for
 
     if connection.vendor != "postgresql":
         pytest.skip("SQLite serializes write transactions: its second create sees the first one's row")
     both_checked = threading.Barrier(2)
-    resolve_system = catalog._resolve_system
+    resolve_system = writes._resolve_system
 
     def resolve_once_both_have_checked(slug):
         both_checked.wait(timeout=10)
         return resolve_system(slug)
 
-    monkeypatch.setattr(catalog, "_resolve_system", resolve_once_both_have_checked)
+    monkeypatch.setattr(writes, "_resolve_system", resolve_once_both_have_checked)
     token = token_for(member)
     answers = []
 

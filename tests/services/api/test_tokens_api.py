@@ -7,8 +7,8 @@ import datetime
 import pytest
 from django.utils import timezone
 
+from services.access.tokens import key_digest
 from services.models import ApiToken, AuditEvent
-from services.tokens import key_digest
 
 pytestmark = pytest.mark.django_db
 
@@ -49,7 +49,7 @@ def test_an_expired_token_is_refused_the_moment_it_expires(viewer_client, anon_c
     # there, and must not be trusted past the expiry).
     later = timezone.now() + datetime.timedelta(days=1, seconds=1)
     monkeypatch.setattr(time, "time", lambda: later.timestamp())
-    monkeypatch.setattr("services.tokens.timezone.now", lambda: later)
+    monkeypatch.setattr("services.access.tokens.timezone.now", lambda: later)
     response = anon_client.get("/api/v1/services/ledger/")
     assert response.status_code == 401 and "expired" in response.json()["detail"]
 

@@ -1,0 +1,266 @@
+"""Throttling: API requests per token and per client address, failed sign-ins, and guessed API tokens.
+
+Every limit is a fixed-window counter in the "default" cache: the key names the bucket and the window
+(`floor(now / period)`), so one atomic increment both counts the request and says whether it is over;
+the window's key expires by itself. On Django's Redis cache the increment and its expiry go in one
+round trip; on any other cache (the per-process memory cache by default) `incr`, with `add` to open a
+window. Fixed windows can let up to twice the limit through around a window's edge: accepted for a
+guard against runaway scripts and password guessing, in exchange for one cache operation a request.
+
+Limits come from settings (environment variables, docs/deployment.md) as "N/period": `6000/min`,
+`5/15min`, `100/s`; `off` switches a limit off.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import caches
+from django.core.cache.backends.redis import RedisCache
+from django.http import HttpRequest, HttpResponse, JsonResponse
+
+from services.audit import request_id_of
+
+logger = logging.getLogger(__name__)
+
+CACHE_ALIAS = "default"
+API_PREFIX = "/api/"
+_RATE = re.compile(r"^\s*(\d+)\s*/\s*(\d*)\s*(s|sec|second|m|min|minute|h|hour|d|day)s?\s*$", re.IGNORECASE)
+_UNITS = {"s": 1, "sec": 1, "second": 1, "m": 60, "min": 60, "minute": 60, "h": 3600, "hour": 3600,
+          "d": 86400, "day": 86400}
+_TOKEN = re.compile(r"^Token\s+(\S+)\s*$")
+KNOWN_TOKEN_SECONDS = 60
+KNOWN_TOKEN_ENTRIES = 10_000
+
+
+@dataclass(frozen=True)
+class Rate:
+    """At most `limit` events per `period` seconds."""
+
+    limit: int
+    period: int
+
+    def __str__(self) -> str:
+        return f"{self.limit}/{self.period}s"
+
+
+def rate_parse(text: str | None) -> Rate | None:
+    """"6000/min" → Rate(6000, 60); "5/15min" → Rate(5, 900); "off" or "" → None (no limit)."""
+    if text is None or str(text).strip().lower() in ("", "off", "none", "0"):
+        return None
+    match = _RATE.match(str(text))
+    if match is None:
+        raise ValueError(f"not a rate: {text!r} (say e.g. '6000/min', '5/15min', '100/s' or 'off')")
+    count, multiple, unit = match.groups()
+    period = (int(multiple) if multiple else 1) * _UNITS[unit.lower()]
+    if int(count) < 1 or period < 1:
+        raise ValueError(f"not a rate: {text!r} (the count and the period must be at least 1)")
+    return Rate(int(count), period)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """One counted event: how many in this window so far, and how long until the window frees."""
+
+    rate: Rate
+    count: int
+    retry_after: int
+
+    @property
+    def allowed(self) -> bool:
+        return self.count <= self.rate.limit
+
+    @property
+    def remaining(self) -> int:
+        return max(0, self.rate.limit - self.count)
+
+
+def _window(rate: Rate, now: float) -> tuple[int, int]:
+    """The window's number and the whole seconds until it ends (at least 1)."""
+    window = int(now // rate.period)
+    return window, max(1, math.ceil((window + 1) * rate.period - now))
+
+
+def _key(bucket: str, rate: Rate, window: int) -> str:
+    return f"th:{bucket}:{rate.period}:{window}"
+
+
+def _increment(cache: Any, key: str, timeout: int) -> int:
+    if isinstance(cache, RedisCache):
+        # Django's RedisCache.incr asks EXISTS first (two round trips); INCR creates the key, and the
+        # expiry in the same pipeline bounds it. The value stays an int, which the cache reads back.
+        full_key = cache.make_and_validate_key(key)
+        pipeline = cache._cache.get_client(full_key, write=True).pipeline(transaction=False)
+        pipeline.incr(full_key)
+        pipeline.expire(full_key, timeout)
+        return int(pipeline.execute()[0])
+    try:
+        return cache.incr(key)
+    except ValueError:
+        if cache.add(key, 1, timeout):
+            return 1
+        return cache.incr(key)  # another request opened the window between the two calls
+
+
+def throttle_hit(bucket: str, rate: Rate, *, now: float | None = None) -> Verdict:
+    """Count one event in `bucket` under `rate`; the verdict says whether it is within the limit."""
+    now = time.time() if now is None else now
+    window, retry_after = _window(rate, now)
+    count = _increment(caches[CACHE_ALIAS], _key(bucket, rate, window), rate.period + 1)
+    return Verdict(rate, count, retry_after)
+
+
+def throttle_peek(bucket: str, rate: Rate, *, now: float | None = None) -> Verdict:
+    """The verdict for `bucket` without counting (count = events so far + the one about to happen)."""
+    now = time.time() if now is None else now
+    window, retry_after = _window(rate, now)
+    count = caches[CACHE_ALIAS].get(_key(bucket, rate, window)) or 0
+    return Verdict(rate, count + 1, retry_after)
+
+
+def throttle_reset(bucket: str, rate: Rate, *, now: float | None = None) -> None:
+    """Forget the events of `bucket` in the current window."""
+    now = time.time() if now is None else now
+    caches[CACHE_ALIAS].delete(_key(bucket, rate, _window(rate, now)[0]))
+
+
+def digest(text: str) -> str:
+    """A short, cache-key-safe name for a secret or any text a client sends (never stored as is)."""
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=12).hexdigest()
+
+
+def client_address(request: HttpRequest) -> str:
+    """The client's address: REMOTE_ADDR, or with SLIPWAY_TRUSTED_PROXIES = N reverse proxies in front,
+    the address the outermost of them saw (the N-th entry from the right of X-Forwarded-For). Entries
+    further left are the client's own word and are never trusted."""
+    proxies = settings.SLIPWAY_TRUSTED_PROXIES
+    if proxies > 0:
+        forwarded = [part.strip() for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
+        if len(forwarded) >= proxies and forwarded[-proxies]:
+            return forwarded[-proxies][:64]
+    return request.META.get("REMOTE_ADDR", "") or "unknown"
+
+
+def throttled_response(verdict: Verdict, detail: str, request: HttpRequest | None = None) -> JsonResponse:
+    """The API's 429: the usual error shape, Retry-After in whole seconds (and the request's id)."""
+    response = JsonResponse({"detail": detail, "errors": {}}, status=429)
+    if request is not None:
+        response["X-Request-ID"] = request_id_of(request)
+    response["Retry-After"] = str(verdict.retry_after)
+    response["X-RateLimit-Limit"] = str(verdict.rate.limit)
+    response["X-RateLimit-Remaining"] = "0"
+    return response
+
+
+def _wait_words(seconds: int) -> str:
+    if seconds < 60:
+        return f"{seconds} second{'s' if seconds != 1 else ''}"
+    minutes = math.ceil(seconds / 60)
+    return f"{minutes} minute{'s' if minutes != 1 else ''}"
+
+
+class ApiThrottleMiddleware:
+    """Limit every /api/ request, the cached fast path included (this runs before it): per token for
+    `Authorization: Token ...` requests, per client address for the others; and refuse, per address,
+    further token requests after too many with a refused token (guessing).
+
+    The cost is one cache increment a request: a token that authenticated here lately is remembered
+    in the process, so its requests skip the check of the address's refused-token count."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+        self.token_rate = rate_parse(settings.SLIPWAY_THROTTLE_TOKEN_RATE)
+        self.address_rate = rate_parse(settings.SLIPWAY_THROTTLE_ANON_RATE)
+        self.refused_rate = rate_parse(settings.SLIPWAY_THROTTLE_BAD_TOKEN_RATE)
+        self._known_tokens: dict[str, float] = {}
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if not request.path.startswith(API_PREFIX):
+            return self.get_response(request)
+        match = _TOKEN.match(request.META.get("HTTP_AUTHORIZATION", ""))
+        if match is None:
+            return self._limited(request, f"ip:{client_address(request)}", self.address_rate)
+        token = digest(match.group(1))
+        now = time.monotonic()
+        known = self._known_tokens.get(token, 0.0) > now
+        if not known and self.refused_rate is not None:
+            address = client_address(request)
+            verdict = throttle_peek(f"bad:{address}", self.refused_rate)
+            if not verdict.allowed:
+                logger.warning("throttle.refused_tokens", extra={"address": address})
+                return throttled_response(
+                    verdict, f"Too many requests with an invalid API token from your address. "
+                             f"Try again in {_wait_words(verdict.retry_after)}.", request)
+        response = self._limited(request, f"tok:{token}", self.token_rate)
+        if response.status_code == 401 and self.refused_rate is not None:
+            self._known_tokens.pop(token, None)
+            throttle_hit(f"bad:{client_address(request)}", self.refused_rate)
+        elif response.status_code < 400 and not known:
+            if len(self._known_tokens) >= KNOWN_TOKEN_ENTRIES:
+                self._known_tokens.clear()
+            self._known_tokens[token] = now + KNOWN_TOKEN_SECONDS
+        return response
+
+    def _limited(self, request: HttpRequest, bucket: str, rate: Rate | None) -> HttpResponse:
+        if rate is None:
+            return self.get_response(request)
+        verdict = throttle_hit(bucket, rate)
+        if not verdict.allowed:
+            return throttled_response(
+                verdict, f"Request was throttled: more than {rate.limit} requests in {_wait_words(rate.period)}. "
+                         f"Try again in {_wait_words(verdict.retry_after)}.", request)
+        response = self.get_response(request)
+        response["X-RateLimit-Limit"] = str(rate.limit)
+        response["X-RateLimit-Remaining"] = str(verdict.remaining)
+        return response
+
+
+# Sign-in: failures counted per (username, address) and per address; a success forgets the former.
+
+def _login_rates() -> tuple[Rate | None, Rate | None]:
+    return rate_parse(settings.SLIPWAY_LOGIN_FAILURE_RATE), rate_parse(settings.SLIPWAY_LOGIN_ADDRESS_FAILURE_RATE)
+
+
+def _login_buckets(request: HttpRequest, username: str) -> tuple[str, str]:
+    address = client_address(request)
+    return f"login:{digest(username.strip().casefold())}:{address}", f"login-ip:{address}"
+
+
+def login_refusal(request: HttpRequest, username: str) -> Verdict | None:
+    """The verdict refusing a sign-in attempt now (too many failures), or None to let it be tried."""
+    user_bucket, address_bucket = _login_buckets(request, username)
+    for bucket, rate in zip((user_bucket, address_bucket), _login_rates(), strict=True):
+        if rate is not None:
+            verdict = throttle_peek(bucket, rate)
+            if not verdict.allowed:
+                return verdict
+    return None
+
+
+def login_failed(request: HttpRequest, username: str) -> None:
+    """Count a failed sign-in of `username` from the request's address."""
+    user_bucket, address_bucket = _login_buckets(request, username)
+    for bucket, rate in zip((user_bucket, address_bucket), _login_rates(), strict=True):
+        if rate is not None:
+            throttle_hit(bucket, rate)
+    logger.info("login.failed", extra={"address": client_address(request)})
+
+
+def login_succeeded(request: HttpRequest, username: str) -> None:
+    """Forget the failures of `username` from this address (the address's own count stays)."""
+    rate = _login_rates()[0]
+    if rate is not None:
+        throttle_reset(_login_buckets(request, username)[0], rate)
+
+
+def login_refusal_message(verdict: Verdict) -> str:
+    return (f"Too many failed sign-in attempts. For your account's safety, try again in "
+            f"{_wait_words(verdict.retry_after)}.")

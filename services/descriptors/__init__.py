@@ -1,0 +1,23 @@
+"""Backstage descriptors (catalog-info.yaml) into and out of the catalog: parse.py (bounded YAML),
+checks.py (Backstage's validity rules), importer.py (with planning.py, writing.py), exporter.py,
+report.py. Uses the catalog's refs and models; never the web, the API or the commands.
+
+
+Import reads every document of a file or folder, validates each one fully by Backstage's own rules
+before anything is written, resolves the references between documents (and to the catalog), then
+writes only what differs, with a handful of bulk queries in one transaction. Export writes the
+catalog back as multi-document descriptors that import again into the same catalog.
+
+Mapping (Backstage -> Slipway):
+- Component -> Service. The slug is the name as a DNS label: lower case, `_` and `.` become `-`
+  (every valid Backstage name maps to a valid slug); a name that differs from its slug is kept in
+  the annotation `slipway.dev/backstage-name` so export gives the entity its own name back.
+  `github.com/project-slug` (else a `url:` `backstage.io/source-location`) gives the repository.
+- Group -> Team (slug = lower-case name; display name, email, type, parent, children, members, and
+  the chat channel from a `slack.com/channel` annotation). User -> user + Profile + memberships.
+- System -> System, Domain -> Domain (their owner must be a team: Slipway has no user owners there).
+- Other kinds (API, Resource, Location, Template, ...) are reported as skipped, not as errors.
+Slipway has one namespace: entities of other namespaces are imported into it (two entities that
+meet there are reported), and references compare case-insensitively, as in Backstage.
+
+"""

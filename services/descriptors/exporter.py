@@ -1,0 +1,182 @@
+"""Export: the catalog as multi-document Backstage descriptors that import again into the same catalog."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+from django.conf import settings
+from django.contrib.auth import get_user_model
+
+from services.catalog.refs import is_valid_name
+from services.descriptors.parse import (
+    API_VERSIONS,
+    CHAT_ANNOTATIONS,
+    NAME_ANNOTATION,
+    PROJECT_SLUG_ANNOTATION,
+    SOURCE_LOCATION_ANNOTATION,
+    TEAM_SLUG_ANNOTATION,
+    BaseDumper,
+)
+from services.descriptors.writing import chunks
+from services.models import Domain, Membership, Profile, Service, ServiceDependency, System, Team
+
+User = get_user_model()
+
+# ---------------------------------------------------------------------------------------------
+# Exporting.
+
+
+@dataclass
+class CatalogExport:
+    """The catalog as Backstage entities, and what could not be written as Backstage expects it."""
+
+    documents: list[dict[str, Any]]
+    warnings: list[str]
+
+    def dump(self) -> str:
+        """The documents as one multi-document YAML text."""
+        return descriptors_dump(self.documents)
+
+
+def descriptors_dump(documents: Iterable[dict[str, Any]]) -> str:
+    """Multi-document YAML; strings YAML 1.1 would read as booleans or dates are quoted."""
+    return yaml.dump_all(documents, Dumper=BaseDumper, sort_keys=False, allow_unicode=True,
+                         default_flow_style=False, width=120)
+
+
+def _entity(kind: str, metadata: dict[str, Any], spec: dict[str, Any]) -> dict[str, Any]:
+    return {"apiVersion": API_VERSIONS[0], "kind": kind,
+            "metadata": {k: v for k, v in metadata.items() if v not in (None, "", [], {})}, "spec": spec}
+
+
+def _title(display: str, name: str) -> str | None:
+    return display if display and display != name else None
+
+
+def catalog_export(*, include_declared: bool = False) -> CatalogExport:
+    """The catalog as Backstage descriptors: Domains, Systems, Groups, Users, then Components.
+
+    Teams and people that an import only declared (named, never described) are left out unless
+    `include_declared`: importing the export declares them again from the references.
+    """
+    warnings: list[str] = []
+    teams = list(Team.objects.order_by("slug"))
+    team_names = {team.pk: (team.annotations or {}).get(NAME_ANNOTATION) or team.slug for team in teams}
+
+    def group_ref(team_id: int) -> str:
+        return f"group:default/{team_names[team_id]}"
+
+    profiles = {profile.user_id: profile for profile in Profile.objects.all()}
+    memberships = list(Membership.objects.values_list("team_id", "user_id"))
+    service_rows = list(Service.objects.order_by("slug"))
+    user_ids = set(profiles) | {user_id for _, user_id in memberships} | {
+        s.owner_user_id for s in service_rows if s.owner_user_id}
+    users: dict[int, Any] = {}
+    for chunk in chunks(sorted(user_ids)):
+        users.update((user.pk, user) for user in User.objects.filter(pk__in=chunk))
+
+    def user_ref(user_id: int) -> str:
+        return f"user:default/{users[user_id].get_username()}"
+
+    documents: list[dict[str, Any]] = []
+    for domain in Domain.objects.order_by("slug"):
+        name = domain.slug  # the original case of a name is not kept; references ignore case
+        spec: dict[str, Any] = {}
+        if domain.owner_id:
+            spec["owner"] = group_ref(domain.owner_id)
+        else:
+            warnings.append(f"Domain '{domain.slug}' has no owner team; Backstage requires spec.owner.")
+        documents.append(_entity("Domain", {"name": name, "title": _title(domain.name, name),
+                                            "description": domain.description}, spec))
+    domain_slugs = dict(Domain.objects.values_list("pk", "slug"))
+    for system in System.objects.order_by("slug"):
+        name = system.slug  # the original case of a name is not kept; references ignore case
+        spec = {}
+        if system.owner_id:
+            spec["owner"] = group_ref(system.owner_id)
+        else:
+            warnings.append(f"System '{system.slug}' has no owner team; Backstage requires spec.owner.")
+        if system.domain_id:
+            spec["domain"] = f"domain:default/{domain_slugs[system.domain_id]}"
+        documents.append(_entity("System", {"name": name, "title": _title(system.name, name),
+                                            "description": system.description}, spec))
+
+    members: dict[int, list[int]] = defaultdict(list)
+    member_of: dict[int, list[int]] = defaultdict(list)
+    for team_id, user_id in memberships:
+        members[team_id].append(user_id)
+        member_of[user_id].append(team_id)
+    children: dict[int, list[int]] = defaultdict(list)
+    for team in teams:
+        if team.parent_id:
+            children[team.parent_id].append(team.pk)
+    for team in teams:
+        if team.declared_by_import and not include_declared:
+            continue
+        name = team_names[team.pk]
+        if not is_valid_name(name):
+            warnings.append(f"Team '{team.slug}' is not a valid Backstage name: not exported.")
+            continue
+        annotations = {k: v for k, v in (team.annotations or {}).items() if k != NAME_ANNOTATION}
+        if team.chat_channel and not any(annotations.get(key) for key in CHAT_ANNOTATIONS):
+            annotations[CHAT_ANNOTATIONS[0]] = team.chat_channel
+        if team.github_team_slug and TEAM_SLUG_ANNOTATION not in annotations and settings.SLIPWAY_GITHUB_ORG:
+            annotations[TEAM_SLUG_ANNOTATION] = f"{settings.SLIPWAY_GITHUB_ORG}/{team.github_team_slug}"
+        profile = {k: v for k, v in (("displayName", _title(team.name, name)), ("email", team.email)) if v}
+        spec = {"type": team.team_type or "team"}
+        if profile:
+            spec["profile"] = profile
+        if team.parent_id:
+            spec["parent"] = group_ref(team.parent_id)
+        spec["children"] = sorted(group_ref(child) for child in children[team.pk])
+        if members[team.pk]:
+            spec["members"] = sorted(user_ref(user_id) for user_id in members[team.pk])
+        documents.append(_entity("Group", {"name": name, "description": team.description,
+                                           "annotations": annotations}, spec))
+
+    for user_id in sorted(users, key=lambda pk: users[pk].get_username().lower()):
+        user, profile = users[user_id], profiles.get(user_id)
+        described = (profile is not None and (include_declared or not profile.declared_by_import)) or (
+            profile is None and user_id in member_of)
+        if not described:
+            continue
+        if not is_valid_name(user.get_username()):
+            warnings.append(f"User '{user.get_username()}' is not a valid Backstage name: not exported.")
+            continue
+        user_profile = {k: v for k, v in (("displayName", profile.display_name if profile else ""),
+                                          ("email", user.email), ("picture", profile.picture if profile else "")) if v}
+        spec = {"profile": user_profile} if user_profile else {}
+        spec["memberOf"] = sorted(group_ref(team_id) for team_id in member_of[user_id])
+        documents.append(_entity("User", {"name": user.get_username()}, spec))
+
+    dependencies: dict[int, list[str]] = defaultdict(list)
+    for service_id, target_ref in ServiceDependency.objects.order_by("target_ref").values_list(
+            "service_id", "target_ref"):
+        dependencies[service_id].append(target_ref)
+    system_slugs = dict(System.objects.values_list("pk", "slug"))
+    for service in service_rows:
+        annotations = dict(service.annotations or {})
+        name = annotations.pop(NAME_ANNOTATION, None) or service.slug
+        if service.repository and PROJECT_SLUG_ANNOTATION not in annotations \
+                and SOURCE_LOCATION_ANNOTATION not in annotations:
+            host, _, repository_path = service.repository.partition("/")
+            if host == settings.SLIPWAY_DEFAULT_GIT_HOST:
+                annotations[PROJECT_SLUG_ANNOTATION] = repository_path
+            else:
+                annotations[SOURCE_LOCATION_ANNOTATION] = f"url:https://{service.repository}"
+        # Backstage requires type and lifecycle; Slipway allows them blank.
+        spec = {"type": service.type or "unknown", "lifecycle": service.lifecycle or "unknown",
+                "owner": group_ref(service.owner_team_id) if service.owner_team_id else user_ref(service.owner_user_id)}
+        if service.system_id:
+            spec["system"] = f"system:default/{system_slugs[service.system_id]}"
+        if dependencies[service.pk]:
+            spec["dependsOn"] = dependencies[service.pk]
+        documents.append(_entity("Component", {
+            "name": name, "title": _title(service.name, name), "description": service.description,
+            "tags": list(service.tags or []), "links": list(service.links or []), "annotations": annotations,
+        }, spec))
+    return CatalogExport(documents=documents, warnings=warnings)

@@ -1,0 +1,124 @@
+"""What an import did, document by document: the report every interface shows."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+# ---------------------------------------------------------------------------------------------
+# The report.
+
+
+@dataclass
+class DocumentResult:
+    """What the import did with one document, and why."""
+
+    file: str
+    index: int  # 1-based position of the document in its file
+    kind: str = ""
+    name: str = ""
+    outcome: str = ""  # created | updated | unchanged | skipped | invalid
+    reasons: list[str] = field(default_factory=list)
+    changes: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def location(self) -> str:
+        return f"{self.file}:{self.index}"
+
+    def fail(self, *reasons: str) -> None:
+        self.outcome = "invalid"
+        self.reasons.extend(reasons)
+        self.notes.clear()  # what would not have been kept no longer matters
+
+    def skip(self, reason: str) -> None:
+        self.outcome = "skipped"
+        self.reasons.append(reason)
+        self.notes.clear()
+
+    def note(self, note: str) -> None:
+        if note not in self.notes:
+            self.notes.append(note)
+
+    def line(self) -> str:
+        """One line of the human report: `file:index Kind name -> outcome`."""
+        if self.outcome == "invalid":
+            body = "skipped (invalid): " + "; ".join(self.reasons)
+        elif self.outcome == "skipped":
+            body = "skipped: " + "; ".join(self.reasons)
+        elif self.outcome == "updated":
+            body = f"updated ({', '.join(self.changes)})"
+        else:
+            body = self.outcome
+        if self.notes:
+            body += " - " + "; ".join(self.notes)
+        return f"{self.location} {self.kind or '?'} {self.name or '?'} -> {body}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "file": self.file, "index": self.index, "kind": self.kind, "name": self.name,
+            "outcome": self.outcome, "reasons": self.reasons, "changes": self.changes, "notes": self.notes,
+        }
+
+
+@dataclass
+class ImportReport:
+    """The outcome of one import: a result per document, unreadable files, and what was declared."""
+
+    dry_run: bool = False
+    strict: bool = False
+    files_read: int = 0
+    documents: list[DocumentResult] = field(default_factory=list)
+    file_errors: list[dict[str, str]] = field(default_factory=list)
+    declared_teams: list[str] = field(default_factory=list)
+    declared_users: list[str] = field(default_factory=list)
+
+    def counts(self) -> dict[str, int]:
+        counts = dict.fromkeys(("created", "updated", "unchanged", "skipped", "invalid"), 0)
+        for result in self.documents:
+            counts[result.outcome] += 1
+        return counts
+
+    @property
+    def exit_code(self) -> int:
+        """0: nothing errored; 1: some documents or files were invalid; 2: nothing could be read."""
+        if self.files_read == 0:
+            return 2
+        if self.file_errors or any(result.outcome == "invalid" for result in self.documents):
+            return 1
+        return 0
+
+    def lines(self) -> Iterator[str]:
+        for error in self.file_errors:
+            yield f"{error['file']} -> skipped (unreadable): {error['error']}"
+        for result in self.documents:
+            yield result.line()
+
+    def summary(self) -> str:
+        counts = self.counts()
+        files = self.files_read + len(self.file_errors)
+        text = (
+            f"{len(self.documents)} documents in {files} file{'s' if files != 1 else ''}: "
+            + ", ".join(f"{count} {outcome}" for outcome, count in counts.items())
+        )
+        if self.file_errors:
+            text += f"; {len(self.file_errors)} file{'s' if len(self.file_errors) != 1 else ''} unreadable"
+        text += "."
+        if self.declared_teams:
+            text += ("\nTeams declared by this import (named as owner, parent or member, not described): "
+                     + ", ".join(self.declared_teams))
+        if self.declared_users:
+            text += "\nUsers declared by this import (named, not described): " + ", ".join(self.declared_users)
+        if self.dry_run:
+            text += "\nDry run: nothing was written."
+        return text
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "dry_run": self.dry_run, "strict": self.strict, "exit_code": self.exit_code,
+            "summary": self.counts() | {"files_read": self.files_read, "files_unreadable": len(self.file_errors)},
+            "declared": {"teams": self.declared_teams, "users": self.declared_users},
+            "file_errors": self.file_errors,
+            "documents": [result.as_dict() for result in self.documents],
+        }

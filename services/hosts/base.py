@@ -1,0 +1,66 @@
+"""The protocol every repository host implements, and the errors it raises."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+
+class HostError(Exception):
+    """A repository host refused or failed an operation."""
+
+class TransientHostError(HostError):
+    """Worth retrying later (timeouts, 5xx, rate limits); `retry_after` seconds if the host said."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class PermanentHostError(HostError):
+    """Retrying will not help (bad credentials, missing permission, invalid request)."""
+
+
+class NameTaken(PermanentHostError):
+    """A repository of that name exists and was not made by this run: it is never touched."""
+
+
+@dataclass(frozen=True)
+class Repository:
+    """Where a run's repository lives."""
+
+    key: str  # host/owner/name, the catalog's repository key
+    full_name: str  # owner/name
+    web_url: str
+    clone_url: str
+    default_branch: str = "main"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class EnvironmentSpec:
+    """A deployment environment and its protection rules."""
+
+    name: str
+    wait_timer: int = 0
+    reviewer_teams: tuple[str, ...] = ()
+    branch_policy: str = ""
+    reviewer_team_ids: dict[str, int] = field(default_factory=dict)  # known ids, to spare lookups
+
+
+class RepositoryHost(Protocol):
+    """Every operation is idempotent: called again for the same run, it finds its work done."""
+
+    name: str
+    calls: int  # API calls made through this object
+
+    def create_repository(self, *, name: str, description: str, run_id: str) -> Repository: ...
+
+    def push_files(self, *, repository: Repository, files: dict[str, str], message: str, run_id: str) -> str: ...
+
+    def grant_team(self, *, repository: Repository, team: str, permission: str,
+                   team_id: int | None = None) -> dict[str, Any]: ...
+
+    def create_environment(self, *, repository: Repository, environment: EnvironmentSpec) -> None: ...
+
+    def protect_branch(self, *, repository: Repository, branch: str, required_approvals: int) -> None: ...

@@ -1,0 +1,55 @@
+"""The data model, one module per domain: catalog.py (teams, people, systems, services, runbooks,
+environments), scaffolder.py (runs, steps, template switches, host write budget), access.py (API
+tokens), audit.py (audit events, the catalog generation). Import models from here.
+Models import nothing of the service layer."""
+
+from services.models.access import ApiToken
+from services.models.audit import AuditEvent, AuditEventQuerySet, AuditLogIsAppendOnly, CatalogGeneration
+from services.models.catalog import (
+    WELL_KNOWN_LIFECYCLES,
+    WELL_KNOWN_TYPES,
+    Domain,
+    Environment,
+    Membership,
+    Profile,
+    Runbook,
+    RunbookRevision,
+    Service,
+    ServiceDependency,
+    System,
+    Team,
+)
+from services.models.scaffolder import (
+    Heartbeat,
+    HostThrottle,
+    HostWriteSlot,
+    ProvisioningRun,
+    RunStep,
+    TemplateSetting,
+)
+
+__all__ = [
+    "WELL_KNOWN_LIFECYCLES",
+    "WELL_KNOWN_TYPES",
+    "ApiToken",
+    "AuditEvent",
+    "AuditEventQuerySet",
+    "AuditLogIsAppendOnly",
+    "CatalogGeneration",
+    "Domain",
+    "Environment",
+    "Heartbeat",
+    "HostThrottle",
+    "HostWriteSlot",
+    "Membership",
+    "Profile",
+    "ProvisioningRun",
+    "Runbook",
+    "RunbookRevision",
+    "RunStep",
+    "Service",
+    "ServiceDependency",
+    "System",
+    "Team",
+    "TemplateSetting",
+]
