@@ -187,6 +187,15 @@ def test_service_layer_never_imports_edges() -> None:
     assert not found, "the service layer imports an edge:\n" + "\n".join(found)
 
 
+def test_edges_share_the_service_layer_not_each_other() -> None:
+    """The pages and the API call the same service layer; neither borrows from the other, and the
+    commands use neither (http/ is plumbing both may use)."""
+    found = (violations(("services.web",), ("services.api", "services.management"))
+             + violations(("services.api",), ("services.web", "services.management"))
+             + violations(("services.management",), ("services.web", "services.api", "services.http")))
+    assert not found, "\n".join(found)
+
+
 def test_hosts_know_nothing_of_the_catalog() -> None:
     """services.hosts uses only models, errors and other hosts modules, nothing above it."""
     found = violations(("services.hosts",), ABOVE_HOSTS)

@@ -21,14 +21,10 @@ from services.access.permissions import (
 )
 from services.api import serializers as s
 from services.api.errors import ERRORS, LIST_ERRORS, ErrorSerializer
-from services.api.filters import (
-    FILTERS,
-    EnvironmentFilter,
-    RunbookFilter,
-    ServiceFilter,
-)
+from services.api.filters import FILTERS
 from services.api.pagination import DeferredJoinPagination
 from services.catalog import ownership, reads, writes
+from services.catalog.search import EnvironmentFilter, RunbookFilter, ServiceFilter
 from services.errors import InvalidInput, NotFound
 from services.models import Domain, Environment, Runbook, Service, System
 

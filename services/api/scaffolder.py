@@ -22,10 +22,7 @@ from services.access.permissions import (
     can_start_run,
 )
 from services.api.errors import ERRORS, LIST_ERRORS, ErrorSerializer
-from services.api.filters import (
-    FILTERS,
-    RunFilter,
-)
+from services.api.filters import FILTERS
 from services.api.serializers import ReadSerializer, StrictSerializer
 from services.errors import InvalidInput
 from services.models import (
@@ -35,6 +32,7 @@ from services.models import (
 )
 from services.scaffolder import runs as provisioning_runs
 from services.scaffolder import switches, templates
+from services.scaffolder.runs import RunFilter
 
 # ---------------------------------------------------------------------------------------------
 # Templates and provisioning runs.

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 from urllib.parse import quote
 
@@ -17,7 +16,7 @@ from rest_framework.reverse import reverse
 
 from services.catalog.markdown import render_markdown
 from services.catalog.reads import dependency_rows
-from services.catalog.refs import SLUG_PATTERN
+from services.catalog.refs import MAX_TEXT, SLUG_PATTERN, TAG_PATTERN
 from services.catalog.writes import owner_ref, person_name
 from services.models import (
     Domain,
@@ -29,9 +28,6 @@ from services.models import (
     System,
     Team,
 )
-
-TAG_PATTERN = re.compile(r"^[a-z0-9:+#]+(-[a-z0-9:+#]+)*$")
-MAX_TEXT = 10_000
 
 
 class StrictSerializer(serializers.Serializer):

@@ -18,11 +18,9 @@ from services.access.permissions import (
 )
 from services.api import serializers as s
 from services.api.errors import ERRORS, LIST_ERRORS, ErrorSerializer
-from services.api.filters import (
-    FILTERS,
-    TeamFilter,
-)
+from services.api.filters import FILTERS
 from services.catalog import reads, writes
+from services.catalog.search import TeamFilter
 from services.errors import NotFound
 from services.models import Team
 

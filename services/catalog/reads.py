@@ -217,24 +217,6 @@ def team_page(slug: str) -> Team:
         raise NotFound(f"No team '{slug}'.") from None
 
 
-def catalog_search(text: str, *, limit: int = 8) -> dict[str, list[Any]]:
-    """Services, teams and people whose names contain every word of `text` (at most `limit` of each)."""
-    words = str(text).split()[:8]
-    if not words:
-        return {"services": [], "teams": [], "people": []}
-    services, teams, people = Service.objects.filter(archived=False), Team.objects.all(), User.objects.filter(is_active=True)
-    for word in words:
-        services = services.filter(Q(slug__icontains=word) | Q(name__icontains=word))
-        teams = teams.filter(Q(slug__icontains=word) | Q(name__icontains=word))
-        people = people.filter(Q(username__icontains=word) | Q(first_name__icontains=word)
-                               | Q(last_name__icontains=word) | Q(profile__display_name__icontains=word))
-    return {
-        "services": list(services.select_related("owner_team", "owner_user").order_by("slug")[:limit]),
-        "teams": list(teams.order_by("slug")[:limit]),
-        "people": list(people.select_related("profile").order_by("username")[:limit]),
-    }
-
-
 def runbook_page(service_slug: str, runbook_slug: str) -> Runbook:
     """One runbook with its service and the service's owner (for the edit permission)."""
     try:

@@ -10,6 +10,9 @@ from services.errors import InvalidInput
 # Backstage's rule for names: 1-63 characters, [a-zA-Z0-9] runs separated by one of -_.
 NAME_PATTERN = re.compile(r"^([a-zA-Z0-9]+[-_.])*[a-zA-Z0-9]+$")
 NAMESPACE_PATTERN = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$", re.IGNORECASE)
+# Backstage's tag format; and the longest free text (a description) any interface accepts.
+TAG_PATTERN = re.compile(r"^[a-z0-9:+#]+(-[a-z0-9:+#]+)*$")
+MAX_TEXT = 10_000
 # Service slugs are DNS labels (they become repository and host names).
 SLUG_PATTERN = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 

@@ -134,7 +134,7 @@ class Service(models.Model):
     archived = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
-    # The word search's haystack (services.api.filters, `?q=`), kept by the database: one LIKE on
+    # The word search's haystack (services.catalog.search, `?q=`), kept by the database: one LIKE on
     # one stored column instead of UPPER() and LIKE on three (a COUNT over 10,000 services on
     # PostgreSQL: 22 -> 6 ms). A word never holds a space, so none matches across the separators.
     search = models.GeneratedField(

@@ -8,6 +8,7 @@ import hashlib
 import logging
 from typing import Any
 
+import django_filters
 import orjson
 from celery import current_app
 from django.conf import settings
@@ -188,3 +189,18 @@ def run_preview(*, template: str, owner: str, inputs: Any) -> dict[str, Any]:
                                         portal=templates.portal_values(definition, owner=team.slug))
     return {"template": definition.name, "version": definition.version, "tree": sorted(files),
             "files": [{"path": path, "content": files[path]} for path in sorted(files)]}
+
+
+class RunFilter(django_filters.FilterSet):
+    state = django_filters.ChoiceFilter(choices=ProvisioningRun.State.choices)
+    template = django_filters.CharFilter()
+    owner = django_filters.CharFilter(field_name="owner__slug", lookup_expr="iexact")
+    requested_by = django_filters.CharFilter(field_name="requested_by__username", lookup_expr="iexact")
+    mine = django_filters.BooleanFilter(method="filter_mine", help_text="Only runs I requested.")
+
+    class Meta:
+        model = ProvisioningRun
+        fields: list[str] = []
+
+    def filter_mine(self, queryset: QuerySet, name: str, value: bool) -> QuerySet:
+        return queryset.filter(requested_by=self.request.user) if value else queryset

@@ -21,8 +21,8 @@ from services.access.permissions import (
     can_own,
     remember_role_among,
 )
-from services.api.filters import ServiceFilter
-from services.catalog import reads, writes
+from services.catalog import reads, search, writes
+from services.catalog.search import ServiceFilter
 from services.errors import CatalogError
 from services.http import page_cache
 from services.http.paging import DeferredJoinPaginator
@@ -81,7 +81,7 @@ class SearchView(LoginRequiredMixin, View):
     def get(self, request: HttpRequest) -> HttpResponse:
         query = request.GET.get("q", "").strip()[:200]
         fragment = request.htmx and request.GET.get("fragment") == "suggestions"
-        results = reads.catalog_search(query, limit=SUGGESTIONS if fragment else SEARCH_RESULTS)
+        results = search.catalog_search(query, limit=SUGGESTIONS if fragment else SEARCH_RESULTS)
         context = {"query": query, "results": results,
                    "found": any(results.values()), "nav": "home"}
         if fragment:
@@ -103,7 +103,7 @@ def _filter_choices() -> dict[str, list[tuple[str, str]]]:
 
 
 class ServiceListView(LoginRequiredMixin, View):
-    """The catalog: services filtered (services.api.filters.ServiceFilter, as the API), sorted, paginated.
+    """The catalog: services filtered (services.catalog.search.ServiceFilter, as the API), sorted, paginated.
 
     Costs a fixed number of queries whatever the page size: the teams and systems offered by the
     filters, the count, the page of rows (owner and system joined)."""

@@ -6,7 +6,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views import View
 
-from services.catalog import ownership, reads
+from services.catalog import ownership, search
 from services.errors import InvalidInput, NotFound
 from services.web.base import LoginRequiredMixin
 from services.web.catalog import SUGGESTIONS
@@ -59,7 +59,7 @@ class OwnershipView(LoginRequiredMixin, View):
                 continue
             context.update(kind=kind, answer=answer)
             return render(request, "services/ownership.html", context)
-        suggestions = reads.catalog_search(text.replace("/", " ").replace(":", " "), limit=SUGGESTIONS)
+        suggestions = search.catalog_search(text.replace("/", " ").replace(":", " "), limit=SUGGESTIONS)
         named = [s for s in suggestions["services"] if s.name.lower() == text.lower()]
         if len(named) == 1:
             # A service's display name rather than its slug.

@@ -17,12 +17,12 @@ from django.utils import timezone
 from django.views import View
 
 from services.access.permissions import can_act_on_run
-from services.api.filters import RunFilter
 from services.errors import CatalogError
 from services.hosts.budget import BUDGET_REASON, QUEUE_REASON
 from services.models import ProvisioningRun, RunStep, Team
 from services.scaffolder import runs as provisioning_runs
 from services.scaffolder import templates
+from services.scaffolder.runs import RunFilter
 from services.web.wizard import (
     RUNS_PER_PAGE,
     PartialLoginRequiredMixin,

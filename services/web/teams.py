@@ -15,8 +15,8 @@ from services.access.permissions import (
     can_edit_team,
     can_manage_members,
 )
-from services.api.filters import TeamFilter
 from services.catalog import reads, writes
+from services.catalog.search import TeamFilter
 from services.errors import CatalogError, NotFound
 from services.models import (
     Membership,

@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 from django.utils import timezone
 
-from services.api.serializers import MAX_TEXT, TAG_PATTERN
+from services.catalog.refs import MAX_TEXT, TAG_PATTERN
 from services.models import WELL_KNOWN_LIFECYCLES, WELL_KNOWN_TYPES, Membership, Runbook, Service, Team
 
 MAX_TAGS = 50
