@@ -1,6 +1,7 @@
 """Backstage descriptors (catalog-info.yaml) into and out of the catalog: parse.py (bounded YAML),
 checks.py (Backstage's validity rules), importer.py (with planning.py, writing.py), exporter.py,
-report.py. Uses the catalog's refs and models; never the web, the API or the commands.
+report.py. Uses models/, catalog/ (refs, the generation), hosts/ (repository keys) and audit.py;
+never the web, the API or the commands.
 
 
 Import reads every document of a file or folder, validates each one fully by Backstage's own rules
