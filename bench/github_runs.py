@@ -73,6 +73,8 @@ def prepare(work: Path, fake: FakeGitHub, args: argparse.Namespace) -> dict[str,
         "SLIPWAY_CELERY_QUEUE": f"bench-github-{os.getpid()}", "SLIPWAY_SWEEP_SECONDS": "15",
         "SLIPWAY_REPO_HOST": "github", "SLIPWAY_GITHUB_API_URL": fake.api_url, "SLIPWAY_GITHUB_ORG": ORG,
         "SLIPWAY_GITHUB_TOKEN": fake.token, "SLIPWAY_GITHUB_WRITE_SPACING_SECONDS": str(args.spacing),
+        "SLIPWAY_RUNS_ACTIVE_PER_PERSON": "0", "SLIPWAY_RUNS_ACTIVE_PER_TEAM": "0",
+        "SLIPWAY_RUNS_PER_PERSON_PER_DAY": "0", "SLIPWAY_RUNS_PER_TEAM_PER_DAY": "0",  # measures throughput, not limits
     })
     if args.db == "postgres":
         subprocess.run(["dropdb", "--if-exists", "-h", PG_HOST, "-U", PG_USER, PG_NAME], check=True)

@@ -259,7 +259,9 @@ def prepare_database(work: Path, args: argparse.Namespace) -> dict[str, str]:
     env.update({"SLIPWAY_DATA_DIR": str(work / "data"), "DEBUG": "false", "LOG_LEVEL": "WARNING",
                 "PYTHONDONTWRITEBYTECODE": "1", "SLIPWAY_CACHE_URL": args.cache_url,
                 "CELERY_BROKER_URL": args.broker_url, "SLIPWAY_CELERY_QUEUE": f"bench-load-{os.getpid()}",
-                "DATABASE_URL": f"postgres://{PG_USER}@{PG_HOST}:5432/{PG_NAME}"})
+                "DATABASE_URL": f"postgres://{PG_USER}@{PG_HOST}:5432/{PG_NAME}",
+                "SLIPWAY_RUNS_ACTIVE_PER_PERSON": "0", "SLIPWAY_RUNS_ACTIVE_PER_TEAM": "0",  # throughput, not limits
+                "SLIPWAY_RUNS_PER_PERSON_PER_DAY": "0", "SLIPWAY_RUNS_PER_TEAM_PER_DAY": "0"})
     subprocess.run(["dropdb", "--if-exists", "-h", PG_HOST, "-U", PG_USER, PG_NAME], check=True)
     subprocess.run(["createdb", "-h", PG_HOST, "-U", PG_USER, PG_NAME], check=True)
     return env

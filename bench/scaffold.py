@@ -28,7 +28,9 @@ sys.path.insert(0, str(ROOT))
 def setup(db: str) -> dict[str, str]:
     data = tempfile.mkdtemp(prefix="slipway-bench-scaffold-")
     env = {"SLIPWAY_DATA_DIR": data, "DJANGO_SETTINGS_MODULE": "config.settings",
-           "SLIPWAY_CELERY_QUEUE": f"bench-{os.getpid()}", "SLIPWAY_SWEEP_SECONDS": "2"}
+           "SLIPWAY_CELERY_QUEUE": f"bench-{os.getpid()}", "SLIPWAY_SWEEP_SECONDS": "2",
+           "SLIPWAY_RUNS_ACTIVE_PER_PERSON": "0", "SLIPWAY_RUNS_ACTIVE_PER_TEAM": "0",  # throughput, not limits
+           "SLIPWAY_RUNS_PER_PERSON_PER_DAY": "0", "SLIPWAY_RUNS_PER_TEAM_PER_DAY": "0"}
     if db == "postgres":
         subprocess.run(["dropdb", "-h", "127.0.0.1", "-U", "postgres", "--if-exists", "slipway_bench_scaffold"],
                        check=True)

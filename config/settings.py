@@ -45,6 +45,10 @@ if not SECRET_KEY:
     SECRET_KEY = key_file.read_text().strip()
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"])
+# On Kubernetes, the pod's own address (from the downward API): Prometheus scrapes each pod by address.
+if env.str("SLIPWAY_POD_IP", default=""):
+    _pod_ip = env.str("SLIPWAY_POD_IP")
+    ALLOWED_HOSTS.append(f"[{_pod_ip}]" if ":" in _pod_ip else _pod_ip)  # an IPv6 host is written [addr]
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
@@ -63,12 +67,15 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Outermost: counts every answer, those of the middleware below included (services/http/metrics.py).
+    "services.http.metrics.MetricsMiddleware",
     # First, so every response gets the security headers (the API's cached fast path, static files,
     # errors) and every /api/ request is counted, including those the fast path answers.
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "services.http.security.ContentSecurityPolicyMiddleware",
     "services.access.throttling.ApiThrottleMiddleware",
+    "services.api.errors.ApiAddressLengthMiddleware",  # an over-long /api/ address: a JSON 414
     "services.http.middleware.RejectNulMiddleware",
     "services.http.middleware.FastApiMiddleware",
     "services.http.middleware.AuditContextMiddleware",
@@ -80,6 +87,12 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
 ]
+
+# No page or endpoint takes a file, and DATA_UPLOAD_MAX_MEMORY_SIZE does not count file parts: the one
+# upload handler refuses each file part (a 400) before its body is read, kept or written to disk
+# (services/http/uploads.py); Django itself refuses a second file part, should the handler change.
+FILE_UPLOAD_HANDLERS = ["services.http.uploads.RefuseFileUploads"]
+DATA_UPLOAD_MAX_NUMBER_FILES = 1
 
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"
@@ -127,6 +140,16 @@ CACHES = {
     "default": env.cache_url("SLIPWAY_CACHE_URL", default="locmemcache://slipway-default"),
     "responses": env.cache_url("SLIPWAY_CACHE_URL", default="locmemcache://slipway-responses"),
 }
+# Throttle counters (services/access/throttling.py) must be one count for all processes: the shared
+# cache when there is one, else a SQLite file under the data directory (diskcache; ~50 µs an increment,
+# atomic across processes), so limits hold with several web workers on the embedded setup too.
+CACHES["counters"] = (
+    env.cache_url("SLIPWAY_CACHE_URL") if env.str("SLIPWAY_CACHE_URL", default="")
+    else {"BACKEND": "diskcache.DjangoCache", "LOCATION": str(DATA_DIR / "counters"), "TIMEOUT": 3600,
+          "SHARDS": 1, "OPTIONS": {"size_limit": 64 * 2**20}}
+)
+if CACHES["counters"]["BACKEND"].endswith("RedisCache"):
+    CACHES["counters"]["KEY_PREFIX"] = "cnt"
 CACHES["default"].setdefault("OPTIONS", {})
 if CACHES["default"]["BACKEND"].endswith("LocMemCache"):
     CACHES["default"]["OPTIONS"]["MAX_ENTRIES"] = 20_000
@@ -145,11 +168,15 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
+# Every sign-in goes through the throttle first (services/access/throttling.py: it refuses in
+# authenticate() itself, so the sign-in page, the admin's and anything else that checks a password
+# share one set of limits).
+AUTHENTICATION_BACKENDS = ["services.access.throttling.SignInThrottleBackend"]  # Django's ModelBackend, throttled
 # Optional single sign-on (OpenID Connect), on when SLIPWAY_OIDC_CLIENT_ID is set.
 SLIPWAY_OIDC_ENABLED = bool(env.str("SLIPWAY_OIDC_CLIENT_ID", default=""))
 if SLIPWAY_OIDC_ENABLED:
     INSTALLED_APPS.append("mozilla_django_oidc")
-    AUTHENTICATION_BACKENDS = ["services.access.oidc.SlipwayOIDCBackend", "django.contrib.auth.backends.ModelBackend"]
+    AUTHENTICATION_BACKENDS = [*AUTHENTICATION_BACKENDS, "services.access.oidc.SlipwayOIDCBackend"]
     OIDC_RP_CLIENT_ID = env.str("SLIPWAY_OIDC_CLIENT_ID")
     OIDC_RP_CLIENT_SECRET = secret("SLIPWAY_OIDC_CLIENT_SECRET")
     OIDC_OP_AUTHORIZATION_ENDPOINT = env.str("SLIPWAY_OIDC_AUTHORIZATION_ENDPOINT")
@@ -253,8 +280,19 @@ SPECTACULAR_SETTINGS = {
 }
 
 # Provisioning runs (the scaffolder).
-SLIPWAY_RUN_LEASE_SECONDS = env.int("SLIPWAY_RUN_LEASE_SECONDS", default=300)
+# A worker holds a run with a short lease, renewed every third of it while a step runs (a heartbeat),
+# so a killed worker's run is resumed within lease + sweep ≈ 45 s; a step running longer than
+# SLIPWAY_STEP_TIMEOUT_SECONDS is presumed hung: its lease is left to expire and another worker resumes.
+SLIPWAY_RUN_LEASE_SECONDS = env.int("SLIPWAY_RUN_LEASE_SECONDS", default=30)
+SLIPWAY_STEP_TIMEOUT_SECONDS = env.int("SLIPWAY_STEP_TIMEOUT_SECONDS", default=300)
 SLIPWAY_STEP_MAX_ATTEMPTS = env.int("SLIPWAY_STEP_MAX_ATTEMPTS", default=8)
+# How many runs one person or one team may have queued or running at once, and start in 24 hours
+# (0: no limit). Over a limit a new run is refused with a 429 that says when to try again, so no one
+# can queue hundreds of runs in front of every other team's behind the shared GitHub write budget.
+SLIPWAY_RUNS_ACTIVE_PER_PERSON = env.int("SLIPWAY_RUNS_ACTIVE_PER_PERSON", default=5)
+SLIPWAY_RUNS_ACTIVE_PER_TEAM = env.int("SLIPWAY_RUNS_ACTIVE_PER_TEAM", default=10)
+SLIPWAY_RUNS_PER_PERSON_PER_DAY = env.int("SLIPWAY_RUNS_PER_PERSON_PER_DAY", default=30)
+SLIPWAY_RUNS_PER_TEAM_PER_DAY = env.int("SLIPWAY_RUNS_PER_TEAM_PER_DAY", default=60)
 SLIPWAY_RETRY_BASE_SECONDS = env.float("SLIPWAY_RETRY_BASE_SECONDS", default=2.0)
 SLIPWAY_RETRY_MAX_SECONDS = env.float("SLIPWAY_RETRY_MAX_SECONDS", default=300.0)
 SLIPWAY_SWEEP_SECONDS = env.float("SLIPWAY_SWEEP_SECONDS", default=15.0)
@@ -282,7 +320,7 @@ SLIPWAY_GITHUB_WRITE_SPACING_SECONDS = env.float("SLIPWAY_GITHUB_WRITE_SPACING_S
 SLIPWAY_GITHUB_WRITES_PER_HOUR = env.int("SLIPWAY_GITHUB_WRITES_PER_HOUR", default=450)
 SLIPWAY_GITHUB_WRITE_MAX_SLEEP_SECONDS = env.float("SLIPWAY_GITHUB_WRITE_MAX_SLEEP_SECONDS", default=30.0)
 # How long one GitHub call may take, in whole seconds (PyGithub's rule), before it counts as a
-# timeout (retried like a 5xx). Keep it well under SLIPWAY_RUN_LEASE_SECONDS, so that a hung call
+# timeout (retried like a 5xx). Keep it well under SLIPWAY_STEP_TIMEOUT_SECONDS, so that a hung call
 # never outlives the worker's hold on its run.
 SLIPWAY_GITHUB_TIMEOUT_SECONDS = env.int("SLIPWAY_GITHUB_TIMEOUT_SECONDS", default=15)
 # The portal's own address: links to runs (a run's repository homepage points at its run page).
@@ -305,7 +343,8 @@ LOGGING = {
 if not DEBUG and env.bool("SLIPWAY_BEHIND_TLS", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_SSL_REDIRECT = True
-    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]  # probes speak plain HTTP inside the cluster
+    # Probes and Prometheus speak plain HTTP to the pod inside the cluster.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
     SECURE_HSTS_SECONDS = 31_536_000
@@ -340,3 +379,9 @@ SLIPWAY_LOGIN_FAILURE_RATE = env.str("SLIPWAY_LOGIN_FAILURE_RATE", default="5/15
 SLIPWAY_LOGIN_ADDRESS_FAILURE_RATE = env.str("SLIPWAY_LOGIN_ADDRESS_FAILURE_RATE", default="50/15min")
 # Reverse proxies in front of the web processes that append to X-Forwarded-For (0: use the peer address).
 SLIPWAY_TRUSTED_PROXIES = env.int("SLIPWAY_TRUSTED_PROXIES", default=0)
+
+# Prometheus metrics at /metrics (services/http/metrics.py): served to `Authorization: Bearer <token>`
+# and to staff sessions; unset, the URL is a 404 to everyone but staff. A short token could be guessed.
+SLIPWAY_METRICS_TOKEN = secret("SLIPWAY_METRICS_TOKEN")
+if SLIPWAY_METRICS_TOKEN and len(SLIPWAY_METRICS_TOKEN) < 32:
+    raise ImproperlyConfigured("SLIPWAY_METRICS_TOKEN must be at least 32 characters (openssl rand -hex 32).")

@@ -32,3 +32,13 @@ class Conflict(CatalogError):
     """The write would clash with what exists."""
 
     status = 409
+
+
+class TooManyRequests(CatalogError):
+    """A limit on how much one person or team may ask for is reached; `retry_after` says when (seconds)."""
+
+    status = 429
+
+    def __init__(self, detail: str, errors: dict[str, list[str]] | None = None, *, retry_after: int = 60) -> None:
+        super().__init__(detail, errors)
+        self.retry_after = max(1, int(retry_after))

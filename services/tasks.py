@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from services.audit import audit_source
 from services.models import AuditEvent, Heartbeat
-from services.scaffolder import runs
+from services.scaffolder import namecheck, runs
 
 logger = logging.getLogger(__name__)
 
@@ -50,3 +50,9 @@ def sweep_runs() -> int:
     if run_ids:
         logger.info("runs.swept", extra={"count": len(run_ids)})
     return len(run_ids)
+
+
+@shared_task(name=namecheck.CHECK_TASK, ignore_result=True, time_limit=60)
+def check_repository_name(name: str, host: str) -> str:
+    """Ask the repository host whether a new service's name is taken (the wizard shows the answer)."""
+    return namecheck.check_now(name, host)

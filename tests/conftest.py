@@ -17,7 +17,7 @@ def _fresh_caches():
     """Each test starts with empty caches (answers are cached per catalog generation)."""
     from django.core.cache import caches
 
-    for alias in ("default", "responses"):
+    for alias in ("default", "responses", "counters"):
         caches[alias].clear()
     yield
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import factory
 from django.contrib.auth import get_user_model
 
+from services.catalog.markdown import render_runbook
 from services.models import Environment, Membership, Runbook, Service, Team
 
 
@@ -64,6 +65,9 @@ class RunbookFactory(factory.django.DjangoModelFactory):
     slug = factory.Sequence(lambda n: f"runbook-{n}")
     title = "Restart the service"
     body = "# Restart\n\nRun `kubectl rollout restart`."
+    # As catalog.writes keeps them: the pages show the HTML rendered when saved.
+    html = factory.LazyAttribute(lambda o: render_runbook(o.body, title=o.title).html)
+    html_title_end = factory.LazyAttribute(lambda o: render_runbook(o.body, title=o.title).title_end)
 
 
 class EnvironmentFactory(factory.django.DjangoModelFactory):

@@ -35,3 +35,10 @@ SLIPWAY_THROTTLE_ANON_RATE = "1000000/min"
 SLIPWAY_THROTTLE_BAD_TOKEN_RATE = "1000000/min"
 SLIPWAY_LOGIN_FAILURE_RATE = "1000000/min"
 SLIPWAY_LOGIN_ADDRESS_FAILURE_RATE = "1000000/min"
+
+# Run limits per person and team (services/scaffolder/runs.py) are off, like the throttle's: many tests
+# start runs as one person. tests/services/scaffolder/test_run_limits.py turns them on.
+SLIPWAY_RUNS_ACTIVE_PER_PERSON = 0
+SLIPWAY_RUNS_ACTIVE_PER_TEAM = 0
+SLIPWAY_RUNS_PER_PERSON_PER_DAY = 0
+SLIPWAY_RUNS_PER_TEAM_PER_DAY = 0

@@ -43,6 +43,8 @@ TABLE: dict[str, frozenset[str]] = {
     "Read the catalog, runs and the audit log": EVERYONE,
     "Create, list and revoke their own API tokens": EVERYONE,
     "Register a service for the team": MEMBERS,
+    "Register a service owned by one person; make a person a service's owner": ADMINS,
+    "Hand the team's services to another team": LEADS,
     "Change, archive or delete the team's services": MEMBERS,
     "Add and edit the runbooks and environments of the team's services": MEMBERS,
     "Start runs for the team; retry or cancel them": MEMBERS,
@@ -80,6 +82,8 @@ def world(db, monkeypatch, settings) -> World:
     UserFactory(username="pat")  # someone to add to the team
     MembershipFactory(user=people["member"], team=team, role=Membership.Role.MEMBER)
     MembershipFactory(user=people["lead"], team=team, role=Membership.Role.LEAD)
+    for role in ("member", "lead"):  # both belong to another team too: a member may not move services there
+        MembershipFactory(user=people[role], team=Team.objects.get(slug="platform"), role=Membership.Role.MEMBER)
     service = ServiceFactory(slug="ledger", owner_team=team, repository="github.com/acme/ledger")
     run, _ = provisioning_runs.run_create(
         actor=people["admin"], template="mini", owner="payments",
@@ -146,6 +150,18 @@ CHECKS: list[Check] = [
      lambda w, r: api(w, r).post("/api/v1/services/", {"slug": "billing", "owner": "payments"},
                                  format="json").status_code,
      lambda w: Service.objects.filter(slug="billing").exists()),
+    ("Register a service owned by one person; make a person a service's owner", "api",
+     lambda w, r: api(w, r).post("/api/v1/services/", {"slug": "billing", "owner": f"user:{w.people[r].username}",
+                                                       "repository": "github.com/acme/billing"},
+                                 format="json").status_code,
+     lambda w: Service.objects.filter(slug="billing").exists()),
+    ("Register a service owned by one person; make a person a service's owner", "api hand",
+     lambda w, r: api(w, r).patch("/api/v1/services/ledger/", {"owner": f"user:{w.people[r].username}"},
+                                  format="json").status_code,
+     lambda w: Service.objects.get(slug="ledger").owner_user_id is not None),
+    ("Hand the team's services to another team", "api",
+     lambda w, r: api(w, r).patch("/api/v1/services/ledger/", {"owner": "platform"}, format="json").status_code,
+     lambda w: Service.objects.get(slug="ledger").owner_team.slug == "platform"),
     ("Change, archive or delete the team's services", "api",
      lambda w, r: api(w, r).patch("/api/v1/services/ledger/", {"description": "Changed"}, format="json").status_code,
      lambda w: Service.objects.get(slug="ledger").description == "Changed"),
@@ -254,8 +270,10 @@ def test_every_decision_is_walked_through_the_api_and_a_page_or_command():
     for decision in TABLE:
         interfaces = {interface.split()[0] for d, interface, _, _ in CHECKS if d == decision}
         assert "api" in interfaces, decision
-        # API only: on the pages a service is registered by the wizard's run (walked under "Start runs").
-        if decision != "Register a service for the team":
+        # API only: on the pages a service is registered by the wizard's run (walked under "Start runs"),
+        # and its owner is not changed on the pages at all.
+        if decision not in ("Register a service for the team", "Hand the team's services to another team",
+                            "Register a service owned by one person; make a person a service's owner"):
             assert interfaces & {"page", "command"}, decision
 
 
@@ -321,8 +339,22 @@ def test_membership_api_answers_clear_errors(world):
 
 def test_a_lead_demoting_themselves_loses_the_lead_rights_at_once(world):
     lead = api(world, "lead")
+    assert lead.patch("/api/v1/teams/payments/members/mia/", {"role": "lead"}, format="json").status_code == 200
     assert lead.patch("/api/v1/teams/payments/members/lea/", {"role": "member"}, format="json").status_code == 200
     assert lead.patch("/api/v1/teams/payments/", {"description": "x"}, format="json").status_code == 403
+
+
+def test_the_last_lead_is_not_removed_or_demoted_except_by_an_admin(world, capsys):
+    lead = api(world, "lead")
+    for answer in (lead.patch("/api/v1/teams/payments/members/lea/", {"role": "member"}, format="json"),
+                   lead.delete("/api/v1/teams/payments/members/lea/")):
+        assert answer.status_code == 409
+        assert "lea is the last lead of payments" in answer.json()["detail"]
+    page = web(world, "lead").post("/teams/payments/members/", {"username": "lea", "role": "member", "remove": "1"})
+    assert page.status_code in (200, 400, 409) and "last lead" in page.content.decode()
+    assert command(world, "lead", "team_members", "payments", "--remove", "lea") != 0
+    assert Membership.objects.get(team__slug="payments", user__username="lea").role == "lead"
+    assert api(world, "admin").delete("/api/v1/teams/payments/members/lea/").status_code == 204
 
 
 def test_a_template_turned_off_starts_no_run_and_says_why(world):

@@ -54,15 +54,3 @@ def test_without_configuration_there_is_no_single_sign_on(tmp_path):
     answer = run_portal_with({}, tmp_path)
     assert "single sign-on" not in answer["login"]
     assert answer["status"] == 404
-
-
-def test_people_are_matched_by_username_then_email(db):
-    from services.access.oidc import SlipwayOIDCBackend
-    from tests.factories import UserFactory
-
-    jane = UserFactory(username="jane", email="jane@example.org")
-    backend = SlipwayOIDCBackend.__new__(SlipwayOIDCBackend)
-    assert list(backend.filter_users_by_claims({"preferred_username": "Jane"})) == [jane]
-    assert list(backend.filter_users_by_claims({"preferred_username": "j.doe", "email": "JANE@example.org"})) == [jane]
-    created = backend.create_user({"preferred_username": "newbie", "email": "n@example.org", "given_name": "New"})
-    assert (created.username, created.first_name, created.has_usable_password()) == ("newbie", "New", False)

@@ -160,23 +160,25 @@ def test_the_per_request_cost_is_one_cache_operation_and_no_query(viewer, servic
     client.get("/api/v1/ownership/", {"service": "ledger"})
     client.get("/api/v1/ownership/", {"service": "ledger"})  # the token is now known to the middleware
     calls: list[str] = []
-    cache = caches["default"]
-    for name in ("get", "incr", "add", "set", "get_many"):
-        original = getattr(cache, name)
+    for alias in ("default", "counters"):
+        cache = caches[alias]
+        for name in ("get", "incr", "add", "set", "get_many"):
+            original = getattr(cache, name)
 
-        def counted(*args, _name=name, _original=original, **kwargs):
-            calls.append(_name)
-            return _original(*args, **kwargs)
+            def counted(*args, _name=f"{alias}.{name}", _original=original, **kwargs):
+                calls.append(_name)
+                return _original(*args, **kwargs)
 
-        setattr(cache, name, counted)
+            setattr(cache, name, counted)
     try:
         with django_assert_max_num_queries(1):  # the catalog generation, read by the fast path
             response = client.get("/api/v1/ownership/", {"service": "ledger"})
     finally:
-        for name in ("get", "incr", "add", "set", "get_many"):
-            delattr(cache, name)
+        for alias in ("default", "counters"):
+            for name in ("get", "incr", "add", "set", "get_many"):
+                delattr(caches[alias], name)
     assert response["X-Slipway-Cache"] == "hit"
-    assert calls == ["incr"]  # the throttle's count; the fast path reads "responses" and its own memo
+    assert calls == ["counters.incr"]  # the throttle's count; the fast path reads "responses" and its own memo
 
 
 # Sign-in.
@@ -253,8 +255,8 @@ def test_the_counter_on_redis_counts_expires_and_reads_back(clock, backend):
     redis_cache = {"BACKEND": backend,
                    "LOCATION": "redis://127.0.0.1:6379/13", "KEY_PREFIX": prefix}
     rate = throttling.Rate(2, 60)
-    with override_settings(CACHES={"default": redis_cache, "responses": redis_cache}):
-        cache = caches["default"]
+    with override_settings(CACHES={"default": redis_cache, "responses": redis_cache, "counters": redis_cache}):
+        cache = caches["counters"]
         try:
             verdicts = [throttling.throttle_hit("tok:abc", rate) for _ in range(3)]
             assert [(v.count, v.allowed, v.retry_after) for v in verdicts] == [(1, True, 50), (2, True, 50),

@@ -2,10 +2,13 @@
 
 The roles (README.md has the table):
 - viewer: every signed-in, active person; reads everything;
-- team member: also changes the team's services, their runbooks and environments, and starts (and
-  retries or cancels) runs for the team; a person who owns a service directly has the same rights on it;
-- team lead: also changes the team's description and contacts, and its membership;
-- platform admin (staff): everything, teams' structure and GitHub mapping and golden-path templates included.
+- team member: also registers services for the team (claiming their repositories), changes the team's
+  services, their runbooks and environments, and starts (and retries or cancels) runs for the team; a
+  person who owns a service directly has the same rights on it;
+- team lead: also changes the team's description and contacts, and its membership, and hands the
+  team's services to another owner;
+- platform admin (staff): everything, teams' structure and GitHub mapping, golden-path templates and
+  services owned by one person (the only way a repository is claimed for a person) included.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ def role_in(user: Any, team: Team | None) -> str | None:
     """`user`'s role in `team` ("member" or "lead"), or None for a non-member.
 
     One query per user object and team: the answer is kept on the user object, which lives for one
-    request (catalog.membership_set and membership_remove forget it)."""
+    request (catalog.people.membership_set and membership_remove forget it)."""
     if not _signed_in(user) or team is None:
         return None
     roles = _roles_of(user)
@@ -78,6 +81,28 @@ def can_own(user: Any, *, team: Team | None, person: Any = None) -> bool:
     if person is not None:
         return person.pk == user.pk
     return is_member(user, team)
+
+
+def can_register_for(user: Any, *, team: Team | None, person: Any = None) -> bool:
+    """Team member: register a service for the team, which claims its repository (whoowns answers the
+    team). A service owned by one person is registered (or handed to a person) by platform admins
+    only: no one claims a repository for themselves."""
+    if person is not None:
+        return _admin(user)
+    return can_own(user, team=team)
+
+
+def can_hand_over(user: Any, service: Service, *, team: Team | None, person: Any = None) -> bool:
+    """Team lead: give the team's service to another owner (another team the lead may register for, or,
+    as a platform admin, a person). A member cannot take a team's service away from the team; the
+    person who owns a service directly may hand it to a team they belong to."""
+    if not can_register_for(user, team=team, person=person):
+        return False
+    if service.owner_team_id is not None:
+        if team is not None and team.pk == service.owner_team_id:
+            return True
+        return _admin(user) or role_in(user, service.owner_team) == Membership.Role.LEAD
+    return _admin(user) or (service.owner_user_id is not None and service.owner_user_id == user.pk)
 
 
 def can_edit_service(user: Any, service: Service) -> bool:

@@ -1,11 +1,19 @@
 """Throttling: API requests per token and per client address, failed sign-ins, and guessed API tokens.
 
-Every limit is a fixed-window counter in the "default" cache: the key names the bucket and the window
-(`floor(now / period)`), so one atomic increment both counts the request and says whether it is over;
-the window's key expires by itself. On Django's Redis cache the increment and its expiry go in one
-round trip; on any other cache (the per-process memory cache by default) `incr`, with `add` to open a
-window. Fixed windows can let up to twice the limit through around a window's edge: accepted for a
-guard against runaway scripts and password guessing, in exchange for one cache operation a request.
+Every limit is a fixed-window counter in the "counters" cache: the key names the bucket and the
+window (`floor(now / period)`), so one atomic increment both counts the request and says whether it is
+over; the window's key expires by itself. The cache is shared by every process: Redis in production
+(the increment and its expiry in one round trip), on the embedded setup a SQLite file under the data
+directory (diskcache: an increment is one IMMEDIATE transaction, ~50 µs, atomic across processes), so
+"5 failures" means 5 whatever the number of web workers. Fixed windows can let up to twice the limit
+through around a window's edge: accepted for a guard against runaway scripts and password guessing,
+in exchange for one cache operation a request.
+
+Sign-in is throttled where Django checks passwords, in `authenticate()` itself (as django-axes does):
+`SignInThrottleBackend`, first in AUTHENTICATION_BACKENDS, refuses while a limit is reached, and the
+`user_login_failed` / `user_logged_in` signals count and forget. Every way in — the sign-in page, the
+admin's, any form or API that calls `authenticate()` — is covered by the same limits, counted on the
+username as Django compares it (NFKC-normalised, case-folded).
 
 Limits come from settings (environment variables, docs/deployment.md) as "N/period": `6000/min`,
 `5/15min`, `100/s`; `off` switches a limit off.
@@ -18,25 +26,30 @@ import logging
 import math
 import re
 import time
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth.backends import ModelBackend
+from django.contrib.auth.signals import user_logged_in, user_login_failed
 from django.core.cache import caches
 from django.core.cache.backends.redis import RedisCache
+from django.core.exceptions import PermissionDenied
+from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
+from services.access.tokens import key_from_authorization, token_valid_until
 from services.audit import request_id_of
 
 logger = logging.getLogger(__name__)
 
-CACHE_ALIAS = "default"
+CACHE_ALIAS = "counters"
 API_PREFIX = "/api/"
 _RATE = re.compile(r"^\s*(\d+)\s*/\s*(\d*)\s*(s|sec|second|m|min|minute|h|hour|d|day)s?\s*$", re.IGNORECASE)
 _UNITS = {"s": 1, "sec": 1, "second": 1, "m": 60, "min": 60, "minute": 60, "h": 3600, "hour": 3600,
           "d": 86400, "day": 86400}
-_TOKEN = re.compile(r"^Token\s+(\S+)\s*$")
 KNOWN_TOKEN_SECONDS = 60
 KNOWN_TOKEN_ENTRIES = 10_000
 
@@ -169,8 +182,11 @@ def _wait_words(seconds: int) -> str:
 
 class ApiThrottleMiddleware:
     """Limit every /api/ request, the cached fast path included (this runs before it): per token for
-    `Authorization: Token ...` requests, per client address for the others; and refuse, per address,
-    further token requests after too many with a refused token (guessing).
+    `Authorization: Token ...` (or `Bearer ...`) requests, per client address for the others; and slow
+    down guessing: once an address has sent too many refused tokens, its further invalid tokens are
+    answered 429 without entering the API. A valid token is always served (a shared NAT or VPN address
+    where someone guesses does not lock its honest users out); checking it costs one indexed query,
+    made only while the address is over its limit.
 
     The cost is one cache increment a request: a token that authenticated here lately is remembered
     in the process, so its requests skip the check of the address's refused-token count."""
@@ -185,16 +201,16 @@ class ApiThrottleMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if not request.path.startswith(API_PREFIX):
             return self.get_response(request)
-        match = _TOKEN.match(request.META.get("HTTP_AUTHORIZATION", ""))
-        if match is None:
+        key = key_from_authorization(request.META.get("HTTP_AUTHORIZATION", ""))
+        if key is None:
             return self._limited(request, f"ip:{client_address(request)}", self.address_rate)
-        token = digest(match.group(1))
+        token = digest(key)
         now = time.monotonic()
         known = self._known_tokens.get(token, 0.0) > now
         if not known and self.refused_rate is not None:
             address = client_address(request)
             verdict = throttle_peek(f"bad:{address}", self.refused_rate)
-            if not verdict.allowed:
+            if not verdict.allowed and token_valid_until(key) is None:
                 logger.warning("throttle.refused_tokens", extra={"address": address})
                 return throttled_response(
                     verdict, f"Too many requests with an invalid API token from your address. "
@@ -229,16 +245,22 @@ def _login_rates() -> tuple[Rate | None, Rate | None]:
     return rate_parse(settings.SLIPWAY_LOGIN_FAILURE_RATE), rate_parse(settings.SLIPWAY_LOGIN_ADDRESS_FAILURE_RATE)
 
 
+def username_key(username: str) -> str:
+    """The username as Django compares it at sign-in (NFKC, as AbstractBaseUser.normalize_username
+    and the sign-in form apply), case-folded: `ｌｅａｄａ`, `LeadA` and `leada` count as one."""
+    return unicodedata.normalize("NFKC", str(username)).strip().casefold()
+
+
 def _login_buckets(request: HttpRequest, username: str) -> tuple[str, str]:
     address = client_address(request)
-    return f"login:{digest(username.strip().casefold())}:{address}", f"login-ip:{address}"
+    return f"login:{digest(username_key(username))}:{address}", f"login-ip:{address}"
 
 
 def login_refusal(request: HttpRequest, username: str) -> Verdict | None:
     """The verdict refusing a sign-in attempt now (too many failures), or None to let it be tried."""
     user_bucket, address_bucket = _login_buckets(request, username)
     for bucket, rate in zip((user_bucket, address_bucket), _login_rates(), strict=True):
-        if rate is not None:
+        if rate is not None and (bucket is address_bucket or username):
             verdict = throttle_peek(bucket, rate)
             if not verdict.allowed:
                 return verdict
@@ -249,7 +271,7 @@ def login_failed(request: HttpRequest, username: str) -> None:
     """Count a failed sign-in of `username` from the request's address."""
     user_bucket, address_bucket = _login_buckets(request, username)
     for bucket, rate in zip((user_bucket, address_bucket), _login_rates(), strict=True):
-        if rate is not None:
+        if rate is not None and (bucket is address_bucket or username):
             throttle_hit(bucket, rate)
     logger.info("login.failed", extra={"address": client_address(request)})
 
@@ -264,3 +286,36 @@ def login_succeeded(request: HttpRequest, username: str) -> None:
 def login_refusal_message(verdict: Verdict) -> str:
     return (f"Too many failed sign-in attempts. For your account's safety, try again in "
             f"{_wait_words(verdict.retry_after)}.")
+
+
+REFUSAL_ATTRIBUTE = "slipway_login_refusal"
+
+
+class SignInThrottleBackend(ModelBackend):
+    """Django's password backend behind the sign-in limits, first in AUTHENTICATION_BACKENDS: while a
+    limit is reached for the username and address (or the address), it refuses before any password
+    is checked, and Django's `authenticate()` stops at the PermissionDenied, so no later backend
+    (single sign-on) runs either. The refusal is kept on the request for the page to say so (a 429)."""
+
+    def authenticate(self, request: HttpRequest | None, username: str | None = None, password: str | None = None,
+                     **credentials: Any) -> Any:
+        if request is not None:  # None: not a request from outside (a command, a test)
+            verdict = login_refusal(request, username or "")
+            if verdict is not None:
+                setattr(request, REFUSAL_ATTRIBUTE, verdict)
+                logger.warning("login.throttled", extra={"address": client_address(request)})
+                raise PermissionDenied(login_refusal_message(verdict))
+        return super().authenticate(request, username=username, password=password, **credentials)
+
+
+@receiver(user_login_failed, dispatch_uid="slipway-login-failed")
+def _count_failure(sender: Any, credentials: dict[str, Any], request: HttpRequest | None = None, **kwargs: Any) -> None:
+    if request is None or getattr(request, REFUSAL_ATTRIBUTE, None) is not None:
+        return  # refused unchecked: not a guess at the password, not counted again
+    login_failed(request, str(credentials.get("username") or ""))
+
+
+@receiver(user_logged_in, dispatch_uid="slipway-logged-in")
+def _forget_failures(sender: Any, request: HttpRequest | None, user: Any, **kwargs: Any) -> None:
+    if request is not None:
+        login_succeeded(request, user.get_username())

@@ -1,5 +1,6 @@
 """API tokens: created with a name and an optional expiry, shown once, stored as a SHA-256 hash,
-listed and revoked by their owner. A revoked or expired token is refused at once."""
+listed and revoked by their owner. A revoked or expired token is refused at once. A client sends one
+as `Authorization: Token <key>` or `Authorization: Bearer <key>` (most HTTP tools default to Bearer)."""
 
 from __future__ import annotations
 
@@ -21,21 +22,52 @@ MAX_EXPIRY_DAYS = 3650
 LAST_USED_RESOLUTION = datetime.timedelta(minutes=1)
 
 
+AUTHORIZATION_SCHEMES = ("token", "bearer")  # compared case-insensitively, as HTTP says of schemes
+
+
 class TokenRefused(Exception):
     """The key is unknown, revoked, expired, or its owner is deactivated; the message says which."""
+
+
+def key_from_authorization(header: str) -> str | None:
+    """The key of an `Authorization: Token <key>` or `Bearer <key>` header; None for any other header
+    (no header, another scheme, no key, or more than one word after the scheme)."""
+    parts = header.split()
+    if len(parts) != 2 or parts[0].lower() not in AUTHORIZATION_SCHEMES:
+        return None
+    return parts[1]
+
 
 def key_digest(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
 
 
+def _expiry_days(value: Any) -> int | None:
+    """None (never), or a whole number of days from 1 to MAX_EXPIRY_DAYS given as a number or its digits."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit() and len(value.strip()) <= 5:
+        value = int(value.strip())
+    if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_EXPIRY_DAYS:
+        return value
+    raise ValueError
+
+
 @transaction.atomic
-def token_create(*, actor: Any, user: Any, name: str, expires_in_days: int | None = None) -> tuple[ApiToken, str]:
-    """A new token for `user`; answers (token, key) — the key is never stored and never shown again."""
+def token_create(*, actor: Any, user: Any, name: str, expires_in_days: Any = None) -> tuple[ApiToken, str]:
+    """A new token for `user`; answers (token, key) — the key is never stored and never shown again.
+    Every field is checked before answering, so a form shows all its errors at once."""
     name = (name or "").strip()
+    errors: dict[str, list[str]] = {}
     if not name or len(name) > 100 or not name.isprintable():
-        raise InvalidInput.field("name", "a name of 1-100 printable characters")
-    if expires_in_days is not None and not (isinstance(expires_in_days, int) and 1 <= expires_in_days <= MAX_EXPIRY_DAYS):
-        raise InvalidInput.field("expires_in_days", f"a whole number of days from 1 to {MAX_EXPIRY_DAYS}")
+        errors["name"] = ["a name of 1-100 printable characters"]
+    try:
+        expires_in_days = _expiry_days(expires_in_days)
+    except ValueError:
+        errors["expires_in_days"] = [f"a whole number of days from 1 to {MAX_EXPIRY_DAYS}, or empty for never"]
+    if errors:
+        raise InvalidInput("; ".join(f"Invalid value for '{field}': {problems[0]}" for field, problems in errors.items()),
+                           errors)
     key = KEY_PREFIX + secrets.token_urlsafe(32)
     token = ApiToken.objects.create(
         user=user, name=name, prefix=key[:12], digest=key_digest(key),

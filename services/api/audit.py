@@ -6,10 +6,13 @@ endpoint answers 405 to every other method. Who reads what is services.audit.aud
 
 from __future__ import annotations
 
+import datetime
 from typing import Any
 
 import django_filters
+from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
+from django_filters.fields import IsoDateTimeField
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, viewsets
@@ -19,6 +22,7 @@ from services.api.errors import ErrorSerializer
 from services.api.filters import StrictOrderingFilter
 from services.audit import audit_events_visible_to
 from services.catalog import reads
+from services.catalog.search import UNKNOWN_IS_EMPTY, text_format
 from services.errors import InvalidInput
 from services.models import AuditEvent, Service, Team
 
@@ -38,6 +42,24 @@ class AuditEventSerializer(serializers.ModelSerializer):
         return reverse("api:audit-detail", kwargs={"pk": obj.pk}, request=self.context.get("request"))
 
 
+class UtcDateTimeField(IsoDateTimeField):
+    """An ISO 8601 date and time that exists in UTC too: the database compares in UTC, and converting
+    9999-12-31T23:00-05:00 (or 0001-01-01T00:00+14:00) there overflowed into a server error."""
+
+    def to_python(self, value: Any) -> datetime.datetime | None:
+        parsed = super().to_python(value)
+        if parsed is not None:
+            try:
+                parsed.astimezone(datetime.UTC)
+            except OverflowError:
+                raise ValidationError("a date and time between the years 1 and 9999 in UTC") from None
+        return parsed
+
+
+class UtcDateTimeFilter(django_filters.IsoDateTimeFilter):
+    field_class = UtcDateTimeField
+
+
 class AuditEventFilter(django_filters.FilterSet):
     service = django_filters.CharFilter(
         method="filter_service",
@@ -45,18 +67,23 @@ class AuditEventFilter(django_filters.FilterSet):
                   "environments'.")
     team = django_filters.CharFilter(
         method="filter_team", help_text="Team slug: the team's events (memberships included) and the services it owns.")
+    # Free text, bounded by what the log can hold: longer is a 400 naming it, an unknown value an empty list.
     actor = django_filters.CharFilter(field_name="actor_name", lookup_expr="iexact",
-                                      help_text="Username of who acted (`system` for the system).")
-    action = django_filters.CharFilter(help_text="e.g. `service.update`, `team.member_set`, `token.create`.")
-    object_type = django_filters.CharFilter(help_text="e.g. `service`, `team`, `runbook`, `environment`, `apitoken`.")
-    object_id = django_filters.CharFilter(help_text="With object_type: one object's events, a deleted one's too.")
+                                      validators=[text_format(150, "a username")],
+                                      help_text="Username of who acted (`system` for the system)." + UNKNOWN_IS_EMPTY)
+    action = django_filters.CharFilter(validators=[text_format(100, "an action")], help_text=(
+        "e.g. `service.update`, `team.member_set`, `token.create`." + UNKNOWN_IS_EMPTY))
+    object_type = django_filters.CharFilter(validators=[text_format(50, "an object type")], help_text=(
+        "e.g. `service`, `team`, `runbook`, `environment`, `apitoken`." + UNKNOWN_IS_EMPTY))
+    object_id = django_filters.CharFilter(validators=[text_format(100, "an object id")], help_text=(
+        "With object_type: one object's events, a deleted one's too." + UNKNOWN_IS_EMPTY))
     source = django_filters.ChoiceFilter(choices=AuditEvent.Source.choices)
-    request_id = django_filters.CharFilter(help_text="Every event of one request (its X-Request-ID), command run "
-                                                     "or worker task.")
-    since = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte",
-                                             help_text="ISO 8601 date and time; events at or after it.")
-    until = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt",
-                                             help_text="ISO 8601 date and time; events before it.")
+    request_id = django_filters.CharFilter(validators=[text_format(64, "a request id")], help_text=(
+        "Every event of one request (its X-Request-ID), command run or worker task." + UNKNOWN_IS_EMPTY))
+    since = UtcDateTimeFilter(field_name="created_at", lookup_expr="gte",
+                              help_text="ISO 8601 date and time; events at or after it.")
+    until = UtcDateTimeFilter(field_name="created_at", lookup_expr="lt",
+                              help_text="ISO 8601 date and time; events before it.")
 
     class Meta:
         model = AuditEvent

@@ -17,7 +17,8 @@ from rest_framework.views import APIView
 
 from services.access.permissions import (
     can_edit_service,
-    can_own,
+    can_hand_over,
+    can_register_for,
 )
 from services.api import serializers as s
 from services.api.errors import ERRORS, LIST_ERRORS, ErrorSerializer
@@ -64,6 +65,13 @@ class ServiceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         return reads.service_list()
 
     def get_serializer_class(self) -> type:
+        # The browsable API builds its forms from this with the form's method: writes get the
+        # write shapes (the owner field included), reads the read shapes.
+        method = getattr(self.request, "method", "GET")
+        if method == "POST" and self.action in ("list", "create"):
+            return s.ServiceWriteSerializer
+        if method in ("PUT", "PATCH"):
+            return s.ServiceUpdateSerializer
         return s.ServiceDetailSerializer if self.action == "retrieve" else s.ServiceSerializer
 
     def get_object(self) -> Service:
@@ -79,8 +87,9 @@ class ServiceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         data.is_valid(raise_exception=True)
         values = dict(data.validated_data)
         team, person = writes.resolve_owner(values["owner"])
-        if not can_own(request.user, team=team, person=person):
-            raise PermissionDenied("You may register services only for teams you belong to (or yourself).")
+        if not can_register_for(request.user, team=team, person=person):
+            raise PermissionDenied("You may register services only for teams you belong to; a service owned by "
+                                   "one person is registered by a platform admin.")
         service = writes.service_create(actor=request.user, **values)
         return self._detail(service.slug, status.HTTP_201_CREATED)
 
@@ -91,8 +100,10 @@ class ServiceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         values = dict(data.validated_data)
         if "owner" in values:
             team, person = writes.resolve_owner(values["owner"])
-            if not can_own(request.user, team=team, person=person):
-                raise PermissionDenied("You may hand a service only to a team you belong to (or to yourself).")
+            if not can_hand_over(request.user, service, team=team, person=person):
+                raise PermissionDenied("Only the lead of the team that owns a service (or a platform admin) hands it "
+                                       "to another owner, and only to a team they belong to; a person is made "
+                                       "owner by a platform admin.")
         writes.service_update(actor=request.user, service=service, data=values)
         return self._detail(service.slug)
 
@@ -171,8 +182,9 @@ class RunbookViewSet(viewsets.ModelViewSet):
                            responses={200: s.EnvironmentSerializer, 404: ErrorSerializer}),
     create=extend_schema(summary="Add an environment to a service", request=s.EnvironmentWriteSerializer,
                          responses={201: s.EnvironmentSerializer, **ERRORS, 409: ErrorSerializer}),
-    partial_update=extend_schema(summary="Change an environment", request=s.EnvironmentUpdateSerializer,
-                                 responses={200: s.EnvironmentSerializer, **ERRORS}),
+    partial_update=extend_schema(summary="Change an environment (a name the service has already: 409)",
+                                 request=s.EnvironmentUpdateSerializer,
+                                 responses={200: s.EnvironmentSerializer, **ERRORS, 409: ErrorSerializer}),
     destroy=extend_schema(summary="Delete an environment", responses={204: None, **ERRORS}),
 )
 class EnvironmentViewSet(viewsets.ModelViewSet):

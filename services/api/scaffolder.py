@@ -8,7 +8,13 @@ from typing import Any
 import orjson
 from django.db.models import QuerySet
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field, extend_schema_view
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_field,
+    extend_schema_view,
+)
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
@@ -24,6 +30,7 @@ from services.access.permissions import (
 from services.api.errors import ERRORS, LIST_ERRORS, ErrorSerializer
 from services.api.filters import FILTERS
 from services.api.serializers import ReadSerializer, StrictSerializer
+from services.catalog.writes import resolve_team
 from services.errors import InvalidInput
 from services.models import (
     ProvisioningRun,
@@ -203,6 +210,9 @@ class TemplateViewSet(viewsets.ViewSet):
     def preview(self, request: Request, name: str) -> Response:
         data = PreviewRequestSerializer(data=request.data)
         data.is_valid(raise_exception=True)
+        team = resolve_team(data.validated_data["owner"], field="owner")
+        if not can_start_run(request.user, team=team):  # as the wizard's preview: only for one's own teams
+            raise PermissionDenied(f"Only members of {team.name} (or staff) may preview services for it.")
         result = provisioning_runs.run_preview(template=name, owner=data.validated_data["owner"],
                                       inputs=data.validated_data["inputs"])
         return Response(result)
@@ -236,7 +246,9 @@ class RunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
         request=RunRequestSerializer,
         parameters=[OpenApiParameter("Idempotency-Key", OpenApiTypes.STR, OpenApiParameter.HEADER,
                                      description="Repeat a request safely: the same key and body answer the same run.")],
-        responses={202: RunSerializer, 200: RunSerializer, **ERRORS, 409: ErrorSerializer},
+        responses={202: RunSerializer, 200: RunSerializer, **ERRORS, 409: ErrorSerializer,
+                   429: OpenApiResponse(ErrorSerializer, description="Too many runs under way or started today by "
+                                        "you or the team (Retry-After says when to try again).")},
     )
     def create(self, request: Request) -> Response:
         data = RunRequestSerializer(data=request.data)

@@ -14,9 +14,17 @@ from rest_framework.fields import SkipField, empty, is_simple_callable
 from rest_framework.relations import PKOnlyObject, RelatedField
 from rest_framework.reverse import reverse
 
-from services.catalog.markdown import render_markdown
+from services.catalog.markdown import MAX_BODY_CHARS
 from services.catalog.reads import dependency_rows
-from services.catalog.refs import MAX_TEXT, SLUG_PATTERN, TAG_PATTERN
+from services.catalog.refs import (
+    ENVIRONMENT_NAME_PATTERN,
+    ENVIRONMENT_NAME_RULE,
+    MAX_TEXT,
+    SLUG_PATTERN,
+    SLUG_RULE,
+    TAG_PATTERN,
+    TAG_RULE,
+)
 from services.catalog.writes import owner_ref, person_name
 from services.models import (
     Domain,
@@ -197,14 +205,12 @@ class RunbookSummarySerializer(ReadSerializer):
 
 class RunbookSerializer(ReadSerializer):
     service = serializers.SlugRelatedField(slug_field="slug", read_only=True)
-    html = serializers.SerializerMethodField(help_text="The body rendered from Markdown and sanitized.")
+    html = serializers.CharField(read_only=True, help_text="The body rendered from Markdown and sanitized when "
+                                                           "it was saved.")
 
     class Meta:
         model = Runbook
         fields = ["id", "service", "slug", "title", "body", "html", "last_reviewed", "created_at", "updated_at"]
-
-    def get_html(self, obj: Runbook) -> str:
-        return render_markdown(obj.body)
 
 
 class ServiceDetailSerializer(ServiceSerializer):
@@ -287,9 +293,7 @@ class LinkSerializer(StrictSerializer):
 
 class ServiceWriteSerializer(StrictSerializer):
     slug = serializers.RegexField(
-        SLUG_PATTERN, max_length=63, help_text="DNS label: lower-case letters, digits, hyphens.",
-        error_messages={"invalid": "use 1-63 lower-case letters, digits and hyphens, starting and ending with a "
-                                   "letter or digit"},
+        SLUG_PATTERN, max_length=63, help_text=f"A DNS label: {SLUG_RULE}.", error_messages={"invalid": SLUG_RULE},
     )
     name = serializers.CharField(max_length=200, required=False, allow_blank=True)
     description = serializers.CharField(max_length=MAX_TEXT, required=False, allow_blank=True)
@@ -312,9 +316,7 @@ class ServiceWriteSerializer(StrictSerializer):
     def validate_tags(self, tags: list[str]) -> list[str]:
         bad = [tag for tag in tags if not TAG_PATTERN.match(tag)]
         if bad:
-            raise serializers.ValidationError(
-                f"tags are lower-case words joined by hyphens (got {', '.join(repr(t) for t in bad[:3])})"
-            )
+            raise serializers.ValidationError(f"a tag is {TAG_RULE}; these are not: {', '.join(repr(t) for t in bad[:3])}")
         return list(dict.fromkeys(tags))
 
     def validate_annotations(self, annotations: dict[str, str]) -> dict[str, str]:
@@ -366,20 +368,20 @@ class RunbookWriteSerializer(StrictSerializer):
     service = serializers.CharField(max_length=63)
     title = serializers.CharField(max_length=200)
     slug = serializers.SlugField(max_length=100, required=False, allow_blank=True)
-    body = serializers.CharField(max_length=200_000, required=False, allow_blank=True, trim_whitespace=False)
+    body = serializers.CharField(max_length=MAX_BODY_CHARS, required=False, allow_blank=True, trim_whitespace=False)
     last_reviewed = serializers.DateField(required=False, allow_null=True)
 
 
 class RunbookUpdateSerializer(StrictSerializer):
     title = serializers.CharField(max_length=200, required=False)
-    body = serializers.CharField(max_length=200_000, required=False, allow_blank=True, trim_whitespace=False)
+    body = serializers.CharField(max_length=MAX_BODY_CHARS, required=False, allow_blank=True, trim_whitespace=False)
     last_reviewed = serializers.DateField(required=False, allow_null=True)
 
 
 class EnvironmentWriteSerializer(StrictSerializer):
     service = serializers.CharField(max_length=63)
-    name = serializers.RegexField(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$", max_length=100,
-                                  error_messages={"invalid": "letters, digits, . _ - (up to 100)"})
+    name = serializers.RegexField(ENVIRONMENT_NAME_PATTERN, max_length=100, help_text=f"{ENVIRONMENT_NAME_RULE}.",
+                                  error_messages={"invalid": ENVIRONMENT_NAME_RULE})
     url = serializers.URLField(max_length=500, required=False, allow_blank=True)
     required_reviewers = serializers.ListField(child=serializers.CharField(max_length=100), required=False,
                                                max_length=6)

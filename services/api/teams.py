@@ -19,7 +19,7 @@ from services.access.permissions import (
 from services.api import serializers as s
 from services.api.errors import ERRORS, LIST_ERRORS, ErrorSerializer
 from services.api.filters import FILTERS
-from services.catalog import reads, writes
+from services.catalog import people, reads, writes
 from services.catalog.search import TeamFilter
 from services.errors import NotFound
 from services.models import Team
@@ -70,7 +70,7 @@ class TeamViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
             raise PermissionDenied("Only platform admins (staff) may create teams.")
         data = s.TeamWriteSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        team = writes.team_create(actor=request.user, **data.validated_data)
+        team = people.team_create(actor=request.user, **data.validated_data)
         return self._detail(team.slug, status.HTTP_201_CREATED)
 
     def partial_update(self, request: Request, slug: str) -> Response:
@@ -83,7 +83,7 @@ class TeamViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
         structural = sorted(TEAM_STRUCTURE_FIELDS & set(values))
         if structural and not can_change_team_structure(request.user):
             raise PermissionDenied(f"Only platform admins may change {', '.join(structural)}.")
-        writes.team_update(actor=request.user, team=team, data=values)
+        people.team_update(actor=request.user, team=team, data=values)
         return self._detail(team.slug)
 
     def _members(self, team: Team) -> Response:
@@ -109,7 +109,7 @@ class TeamViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
         data = s.MembershipWriteSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         user = writes.resolve_user(data.validated_data["username"], field="username")
-        writes.membership_set(actor=request.user, team=team, user=user, role=data.validated_data["role"])
+        people.membership_set(actor=request.user, team=team, user=user, role=data.validated_data["role"])
         return self._members(team)
 
     @extend_schema(methods=["PATCH"], summary="Change a member's role (the team's leads)",
@@ -121,11 +121,11 @@ class TeamViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
         team = self._members_editable(slug)
         user = writes.resolve_user(username, field="username")
         if request.method == "DELETE":
-            writes.membership_remove(actor=request.user, team=team, user=user)
+            people.membership_remove(actor=request.user, team=team, user=user)
             return Response(status=status.HTTP_204_NO_CONTENT)
         if not reads.team_members(team).filter(user=user).exists():
             raise NotFound(f"'{username}' is not a member of {team.slug}.")
         data = s.MembershipRoleSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        writes.membership_set(actor=request.user, team=team, user=user, role=data.validated_data["role"])
+        people.membership_set(actor=request.user, team=team, user=user, role=data.validated_data["role"])
         return self._members(team)

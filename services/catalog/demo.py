@@ -13,7 +13,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
-from services.catalog import writes
+from services.catalog import people, writes
 from services.catalog.demo_data import (
     DASHBOARDS,
     DOMAINS,
@@ -60,7 +60,7 @@ def demo_load(*, actor: Any = None) -> dict[str, int]:
     for username, display_name in PEOPLE:
         user = User.objects.filter(username__iexact=username).first()
         if user is None:
-            user = writes.person_upsert(
+            user = people.person_upsert(
                 actor=actor, username=username, display_name=display_name, email=f"{username}@{EMAIL_DOMAIN}"
             )
             created["people"] += 1
@@ -69,7 +69,7 @@ def demo_load(*, actor: Any = None) -> dict[str, int]:
     for spec in TEAMS:
         team = Team.objects.filter(slug=spec.slug).first()
         if team is None:
-            team = writes.team_create(
+            team = people.team_create(
                 actor=actor,
                 slug=spec.slug,
                 name=spec.name,
@@ -86,7 +86,7 @@ def demo_load(*, actor: Any = None) -> dict[str, int]:
         ]
         for username, role in roles:
             if not Membership.objects.filter(team=team, user=users[username]).exists():
-                writes.membership_set(actor=actor, team=team, user=users[username], role=role)
+                people.membership_set(actor=actor, team=team, user=users[username], role=role)
                 created["memberships"] += 1
 
     for slug, name, description, owner in DOMAINS:

@@ -1,5 +1,8 @@
-"""The catalog generation: a counter every catalog write bumps, which keys every cached catalog read.
-Read once per request (the memo), in raw SQL; bumped by a random step inside each write's transaction."""
+"""The catalog generation: a counter every catalog write bumps, which keys every cached catalog read;
+and beside it in the same row the access generation, bumped when tokens or people change, which keys
+what the API's fast path remembers of tokens. Both are read once per request (the memo), in one raw
+SQL query; each is bumped by a random step inside its write's transaction. Only catalog writes bump
+the catalog generation: creating a token or signing in empties no cached answer."""
 
 from __future__ import annotations
 
@@ -17,7 +20,7 @@ from services.models import CatalogGeneration
 # forgets it, so what is read after the write is keyed by the new generation. (A write by another
 # process meanwhile only means this request's later reads, newer than its generation, are kept
 # under it: never older data under a newer key.)
-_generation_memo: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar(
+_generation_memo: contextvars.ContextVar[list[tuple[int, int]] | None] = contextvars.ContextVar(
     "slipway_generation_memo", default=None)
 
 
@@ -30,9 +33,19 @@ def generation_memo() -> Iterator[None]:
         _generation_memo.reset(token)
 
 
-def remembered_generation() -> list[int] | None:
-    """The request's memo: [] before the first read, [generation] after; None outside a request."""
+def remembered_generation() -> list[tuple[int, int]] | None:
+    """The request's memo: [] before the first read, [(catalog, access)] after; None outside a request."""
     return _generation_memo.get()
+
+
+def _bump(column: str) -> None:
+    step = secrets.randbelow(2**31) + 1
+    memo = _generation_memo.get()
+    if memo:
+        memo.clear()
+    updated = CatalogGeneration.objects.filter(pk=1).update(**{column: models.F(column) + step})
+    if not updated:
+        CatalogGeneration.objects.get_or_create(pk=1, defaults={column: step})
 
 
 def bump_generation() -> None:
@@ -41,45 +54,54 @@ def bump_generation() -> None:
     The counter jumps by a random step, not by one: after a database restore (or a rolled-back
     transaction) it could otherwise come back to a value a shared cache already holds answers for,
     computed from data that no longer exists."""
-    step = secrets.randbelow(2**31) + 1
-    memo = _generation_memo.get()
-    if memo:
-        memo.clear()
-    updated = CatalogGeneration.objects.filter(pk=1).update(value=models.F("value") + step)
-    if not updated:
-        CatalogGeneration.objects.get_or_create(pk=1, defaults={"value": step})
+    _bump("value")
+
+
+def bump_access_generation() -> None:
+    """Forget what every process remembers of API tokens (a token revoked, a person deactivated)."""
+    _bump("access")
 
 
 _generation_sql = ""
 
 
-def _read_generation() -> int:
+def _read_generation() -> tuple[int, int]:
     global _generation_sql
     if not _generation_sql:
-        _generation_sql = "SELECT {} FROM {} WHERE {} = 1".format(  # noqa: S608 - quoted names, no input
+        _generation_sql = "SELECT {}, {} FROM {} WHERE {} = 1".format(  # noqa: S608 - quoted names, no input
             connection.ops.quote_name("value"),
+            connection.ops.quote_name("access"),
             connection.ops.quote_name(CatalogGeneration._meta.db_table),
             connection.ops.quote_name(CatalogGeneration._meta.pk.column),
         )
     with connection.cursor() as cursor:
         cursor.execute(_generation_sql)
         row = cursor.fetchone()
-    return (row[0] if row else 0) or 0
+    return (row[0] or 0, row[1] or 0) if row else (0, 0)
+
+
+def _generations() -> tuple[int, int]:
+    memo = remembered_generation()
+    if memo:
+        return memo[0]
+    generations = _catalog_generation_read()
+    if memo is not None:
+        memo.append(generations)
+    return generations
 
 
 def catalog_generation() -> int:
     """The catalog generation; read once per request (services.catalog.generation.generation_memo)."""
-    memo = remembered_generation()
-    if memo:
-        return memo[0]
-    generation = _catalog_generation_read()
-    if memo is not None:
-        memo.append(generation)
-    return generation
+    return _generations()[0]
 
 
-def _catalog_generation_read() -> int:
-    """The CatalogGeneration row's value in raw SQL: one primary-key read, without the ORM's query
+def access_generation() -> int:
+    """The access generation, read in the same query as the catalog generation."""
+    return _generations()[1]
+
+
+def _catalog_generation_read() -> tuple[int, int]:
+    """The CatalogGeneration row's two counters in raw SQL: one primary-key read, without the ORM's query
     building, which cost more than the query itself on every cached read (profiled).
 
     It is read from the database on every request, never kept in the process: a write made through

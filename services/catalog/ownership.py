@@ -17,8 +17,9 @@ from django.core.cache import cache
 from django.db.models import Q
 
 from services.catalog.generation import catalog_generation
+from services.catalog.refs import quote
 from services.errors import InvalidInput, NotFound
-from services.hosts.repository_keys import normalize_repository
+from services.hosts.repository_keys import normalize_repository, repository_web_url
 from services.models import Membership, Service, Team
 
 User = get_user_model()
@@ -76,7 +77,7 @@ def _escalation(team_id: int, parent_id: int | None) -> list[dict[str, Any]]:
 
 def _service_summary(row: dict[str, Any]) -> dict[str, Any]:
     summary = {field: row[field] for field in _SUMMARY_FIELDS}
-    summary["repository_url"] = f"https://{row['repository']}" if row["repository"] else ""
+    summary["repository_url"] = repository_web_url(row["repository"])
     summary["archived"] = summary.pop("archived")  # keep the documented key order
     return summary
 
@@ -108,7 +109,7 @@ def _service_answer(row: dict[str, Any]) -> dict[str, Any]:
 def _by_service(slug: str) -> dict[str, Any]:
     row = _service_row(slug=slug.lower())
     if row is None:
-        raise NotFound(f"No service '{slug}' in the catalog.", {"service": [f"no service '{slug}'"]})
+        raise NotFound(f"No service {quote(slug)} in the catalog.", {"service": [f"no service {quote(slug)}"]})
     return {"query": {"service": slug}, **_service_answer(row)}
 
 
@@ -116,7 +117,7 @@ def _by_repo(reference: str) -> dict[str, Any]:
     key = normalize_repository(reference, field="repo")
     row = _service_row(repository=key)
     if row is None:
-        raise NotFound(f"No service in the catalog has repository '{key}'.", {"repo": [f"no service has '{key}'"]})
+        raise NotFound(f"No service in the catalog has repository {quote(key)}.", {"repo": [f"no service has {quote(key)}"]})
     return {"query": {"repo": key}, **_service_answer(row)}
 
 
@@ -127,7 +128,7 @@ def _owned_services(q: Q) -> list[dict[str, Any]]:
 def _by_user(username: str) -> dict[str, Any]:
     person = User.objects.filter(username__iexact=username).order_by("pk").values_list("pk", *_PERSON_FIELDS).first()
     if person is None:
-        raise NotFound(f"No person '{username}' in the catalog.", {"user": [f"no person '{username}'"]})
+        raise NotFound(f"No person {quote(username)} in the catalog.", {"user": [f"no person {quote(username)}"]})
     user_id = person[0]
     memberships = list(
         Membership.objects.filter(user_id=user_id).order_by("team__slug")
@@ -150,7 +151,7 @@ def _by_user(username: str) -> dict[str, Any]:
 def _by_team(slug: str) -> dict[str, Any]:
     team = _one(Team.objects.filter(slug=slug.lower()).values(*_TEAM_FIELDS))
     if team is None:
-        raise NotFound(f"No team '{slug}' in the catalog.", {"team": [f"no team '{slug}'"]})
+        raise NotFound(f"No team {quote(slug)} in the catalog.", {"team": [f"no team {quote(slug)}"]})
     return {
         "query": {"team": slug},
         "team": {**_team_contact(team), "members": _members(team["id"])},

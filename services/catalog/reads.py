@@ -7,17 +7,33 @@ import datetime
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db.models import Count, IntegerField, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models import (
+    Case,
+    CharField,
+    Count,
+    F,
+    IntegerField,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+    TextField,
+    Value,
+    When,
+)
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from services.audit import object_keys
+from services.catalog.refs import quote
 from services.errors import NotFound
 from services.models import (
     AuditEvent,
     Environment,
     Membership,
     Runbook,
+    RunbookRevision,
     Service,
     ServiceDependency,
     Team,
@@ -74,13 +90,13 @@ def service_detail(slug: str) -> Service:
     """One service with owner, members, environments, runbooks, dependencies and dependents."""
     queryset = service_list().prefetch_related(
         "environments",
-        "runbooks",
+        Prefetch("runbooks", queryset=Runbook.objects.only("service", "slug", "title", "last_reviewed", "updated_at")),
         Prefetch("dependents", queryset=ServiceDependency.objects.select_related("service").order_by("service__slug")),
     )
     try:
         return queryset.get(slug=slug.lower())
     except Service.DoesNotExist:
-        raise NotFound(f"No service '{slug}'.") from None
+        raise NotFound(f"No service {quote(slug)}.") from None
 
 
 def team_list() -> QuerySet[Team]:
@@ -106,7 +122,7 @@ def team_detail(slug: str) -> Team:
     try:
         return queryset.get(slug=slug.lower())
     except Team.DoesNotExist:
-        raise NotFound(f"No team '{slug}'.") from None
+        raise NotFound(f"No team {quote(slug)}.") from None
 
 
 # Selectors of the web pages: each page costs a fixed number of queries whatever the data's size.
@@ -156,7 +172,7 @@ def service_page(slug: str) -> Service:
     try:
         return queryset.get(slug=str(slug).lower())
     except Service.DoesNotExist:
-        raise NotFound(f"No service '{slug}'.") from None
+        raise NotFound(f"No service {quote(slug)}.") from None
 
 
 def service_history_filter(service: Service) -> Q:
@@ -214,21 +230,52 @@ def team_page(slug: str) -> Team:
     try:
         return queryset.get(slug=str(slug).lower())
     except Team.DoesNotExist:
-        raise NotFound(f"No team '{slug}'.") from None
+        raise NotFound(f"No team {quote(slug)}.") from None
 
 
-def runbook_page(service_slug: str, runbook_slug: str) -> Runbook:
-    """One runbook with its service and the service's owner (for the edit permission)."""
+def runbook_page(service_slug: str, runbook_slug: str, *, leave_out: tuple[str, ...] = ()) -> Runbook:
+    """One runbook with its service, the service's owner (for the edit permission), `revision_count` and
+    `newest_revision` (0 without revisions); `leave_out`: columns the page does not show (`body`, `html`)."""
+    newest = RunbookRevision.objects.filter(runbook=OuterRef("pk")).order_by("-number").values("number")[:1]
     try:
-        return Runbook.objects.select_related("service__owner_team", "service__owner_user").get(
-            service__slug=str(service_slug).lower(), slug=str(runbook_slug))
+        return Runbook.objects.select_related("service__owner_team", "service__owner_user").defer(*leave_out).annotate(
+            revision_count=_count_of(RunbookRevision.objects.all(), "runbook"),
+            newest_revision=Coalesce(Subquery(newest), 0),
+        ).get(service__slug=str(service_slug).lower(), slug=str(runbook_slug))
     except Runbook.DoesNotExist:
-        raise NotFound(f"No runbook '{runbook_slug}' for service '{service_slug}'.") from None
+        raise NotFound(f"No runbook {quote(runbook_slug)} for service {quote(service_slug)}.") from None
+
+
+# What the history page shows of each revision it lists (not its body, nor its diff but the one shown).
+REVISION_LISTED_COLUMNS = ("runbook", "number", "title", "created_at", "line_count", "previous_line_count",
+                           "diff_too_large", "author", "author__username", "author__first_name", "author__last_name",
+                           "author__profile__display_name")
+
+
+def runbook_revisions(runbook: Runbook, *, newest: int, oldest: int, shown: int) -> QuerySet[RunbookRevision]:
+    """The revisions numbered `oldest`..`newest`, newest first, with their authors, and revision `shown`
+    (listed or not) with its stored diff and the title before it (`shown_diff`, `previous_title`): one
+    query whatever their number or size."""
+    previous = (RunbookRevision.objects.filter(runbook=OuterRef("runbook"), number__lt=OuterRef("number"))
+                .order_by("-number").values("title")[:1])
+    return (RunbookRevision.objects.filter(runbook=runbook)
+            .filter(Q(number__gte=oldest, number__lte=newest) | Q(number=shown))
+            .select_related("author__profile").only(*REVISION_LISTED_COLUMNS)
+            .annotate(shown_diff=Case(When(number=shown, then=F("diff")), default=Value(""),
+                                      output_field=TextField()),
+                      previous_title=Case(When(number=shown, then=Subquery(previous)), default=Value(""),
+                                          output_field=CharField()))
+            .order_by("-number"))
+
+
+def runbook_review_age(runbook: Runbook, *, today: datetime.date | None = None) -> int | None:
+    """Whole days since the runbook was last reviewed (a date: no hours), None if it never was."""
+    if runbook.last_reviewed is None:
+        return None
+    return ((today or timezone.localdate()) - runbook.last_reviewed).days
 
 
 def runbook_is_stale(runbook: Runbook, *, today: datetime.date | None = None) -> bool:
     """A runbook never reviewed, or last reviewed more than RUNBOOK_STALE_AFTER_DAYS ago, is stale."""
-    if runbook.last_reviewed is None:
-        return True
-    today = today or timezone.localdate()
-    return (today - runbook.last_reviewed).days > RUNBOOK_STALE_AFTER_DAYS
+    age = runbook_review_age(runbook, today=today)
+    return age is None or age > RUNBOOK_STALE_AFTER_DAYS

@@ -1,9 +1,12 @@
-"""Entity references (`kind:namespace/name`, as in Backstage) and the names and slugs they use."""
+"""Entity references (`kind:namespace/name`, as in Backstage) and the names and slugs they use; quote()
+for every message that shows a value someone gave."""
 
 from __future__ import annotations
 
 import re
+import reprlib
 from dataclasses import dataclass
+from typing import Any
 
 from services.errors import InvalidInput
 
@@ -15,6 +18,31 @@ TAG_PATTERN = re.compile(r"^[a-z0-9:+#]+(-[a-z0-9:+#]+)*$")
 MAX_TEXT = 10_000
 # Service slugs are DNS labels (they become repository and host names).
 SLUG_PATTERN = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+ENVIRONMENT_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+
+# Each format above in words, for people: an error message never shows a regular expression.
+SLUG_RULE = "1 to 63 characters: lowercase letters, digits and hyphens, starting and ending with a letter or digit"
+NAME_RULE = "1 to 63 characters: letters and digits, with single hyphens, underscores or dots between them"
+TAG_RULE = ("1 to 63 characters: lowercase letters, digits and the signs : + #, in words joined by single "
+            "hyphens (e.g. python, team:core, c++)")
+ENVIRONMENT_NAME_RULE = ("1 to 100 characters: letters, digits, dots, underscores and hyphens, starting with a "
+                         "letter or digit")
+
+# How much of a given value a message shows: enough to recognise it, never all of a large one (issue
+# #13: a message quoting a megabyte, or a value of nested aliases, costs what the input chose).
+QUOTE_LIMIT = 80
+_SHORT_REPR = reprlib.Repr()
+_SHORT_REPR.maxlevel = 3  # a list in a mapping in a list: deeper is `[...]`, so nested aliases stay cheap
+_SHORT_REPR.maxdict = _SHORT_REPR.maxlist = _SHORT_REPR.maxtuple = _SHORT_REPR.maxset = 4
+_SHORT_REPR.maxstring = _SHORT_REPR.maxlong = _SHORT_REPR.maxother = QUOTE_LIMIT
+
+
+def quote(value: Any, limit: int = QUOTE_LIMIT) -> str:
+    """A value for a message: its repr, at most `limit` characters (cut short with `...`)."""
+    # A string is cut before its repr (never copy a megabyte to show eighty characters); anything else
+    # is shown by a repr that visits a few items of each level only.
+    text = repr(value[:limit]) if isinstance(value, str | bytes) else _SHORT_REPR.repr(value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 @dataclass(frozen=True)
@@ -28,7 +56,7 @@ class EntityRef:
 
 
 def is_valid_name(name: str) -> bool:
-    return isinstance(name, str) and 0 < len(name) <= 63 and bool(NAME_PATTERN.match(name))
+    return isinstance(name, str) and 0 < len(name) <= 63 and bool(NAME_PATTERN.fullmatch(name))
 
 
 def parse_entity_ref(
@@ -50,9 +78,11 @@ def parse_entity_ref(
     kind = kind or (default_kind or "")
     namespace = namespace or default_namespace
     if not kind:
-        raise InvalidInput.field(field, f"'{text}' has no kind (write it as kind:name, e.g. component:{text})")
+        raise InvalidInput.field(field, f"{quote(text)} has no kind (write it as kind:name, e.g. "
+                                        f"component:{text[:QUOTE_LIMIT]})")
     if not is_valid_name(name):
-        raise InvalidInput.field(field, f"'{text}' does not name a valid entity")
-    if not NAMESPACE_PATTERN.match(namespace):
-        raise InvalidInput.field(field, f"'{text}' has an invalid namespace")
+        raise InvalidInput.field(field, f"{quote(text)} does not name a valid entity (a name is {NAME_RULE})")
+    if not NAMESPACE_PATTERN.fullmatch(namespace):
+        raise InvalidInput.field(field, f"{quote(text)} has an invalid namespace (letters and digits in words joined by "
+                                        "single hyphens)")
     return EntityRef(kind.lower(), namespace.lower(), name.lower())

@@ -11,16 +11,27 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
-from services.access.permissions import forget_roles
 from services.audit import audit_record
-from services.catalog.refs import SLUG_PATTERN, EntityRef, is_valid_name, parse_entity_ref
+from services.catalog import claims
+from services.catalog.markdown import check_body, render_runbook, revision_diff
+from services.catalog.refs import (
+    ENVIRONMENT_NAME_PATTERN,
+    ENVIRONMENT_NAME_RULE,
+    NAME_RULE,
+    SLUG_PATTERN,
+    SLUG_RULE,
+    EntityRef,
+    is_valid_name,
+    parse_entity_ref,
+    quote,
+)
 from services.errors import Conflict, InvalidInput
 from services.hosts.repository_keys import normalize_repository
 from services.models import (
     Domain,
     Environment,
-    Membership,
     Profile,
     Runbook,
     RunbookRevision,
@@ -71,14 +82,14 @@ def resolve_team(slug: str, *, field: str = "team") -> Team:
     try:
         return Team.objects.get(slug=str(slug).lower())
     except Team.DoesNotExist:
-        raise InvalidInput.field(field, f"no team '{slug}'") from None
+        raise InvalidInput.field(field, f"no team {quote(slug)}") from None
 
 
 def resolve_user(username: str, *, field: str = "user") -> Any:
     try:
         return User.objects.get(username__iexact=str(username))
     except User.DoesNotExist:
-        raise InvalidInput.field(field, f"no user '{username}'") from None
+        raise InvalidInput.field(field, f"no user {quote(username)}") from None
     except User.MultipleObjectsReturned:
         return User.objects.get(username=str(username))
 
@@ -90,7 +101,7 @@ def resolve_owner(ref: str, *, field: str = "owner") -> tuple[Team | None, Any]:
         return resolve_team(parsed.name, field=field), None
     if parsed.kind == "user":
         return None, resolve_user(parsed.name, field=field)
-    raise InvalidInput.field(field, f"an owner is a team (group:) or a person (user:), not '{parsed.kind}'")
+    raise InvalidInput.field(field, f"an owner is a team (group:) or a person (user:), not {quote(parsed.kind)}")
 
 
 def owner_ref(service: Service) -> str:
@@ -106,7 +117,7 @@ def _resolve_system(slug: str | None) -> System | None:
     try:
         return System.objects.get(slug=str(slug).lower())
     except System.DoesNotExist:
-        raise InvalidInput.field("system", f"no system '{slug}'") from None
+        raise InvalidInput.field("system", f"no system {quote(slug)}") from None
 
 
 def _dependency_refs(values: list[str]) -> list[EntityRef]:
@@ -129,7 +140,7 @@ def _set_dependencies(service: Service, refs: list[EntityRef]) -> None:
         ServiceDependency(service=service, target_ref=key,
                           target=targets.get(ref.name) if ref.kind == "component" else None)
         for key, ref in wanted.items() if key not in existing
-    ])
+    ], ignore_conflicts=True)  # the same dependency added by a request at once: the set is what matters
 
 
 def _link_pending_dependents(service: Service) -> None:
@@ -140,10 +151,8 @@ def _link_pending_dependents(service: Service) -> None:
 
 
 def _validate_slug(slug: Any) -> str:
-    if not isinstance(slug, str) or not SLUG_PATTERN.match(slug):
-        raise InvalidInput.field(
-            "slug", "use 1-63 lower-case letters, digits and hyphens, starting and ending with a letter or digit"
-        )
+    if not isinstance(slug, str) or not SLUG_PATTERN.fullmatch(slug):
+        raise InvalidInput.field("slug", SLUG_RULE)
     return slug
 
 
@@ -153,19 +162,22 @@ def _validate_slug(slug: Any) -> str:
 
 def _slug_taken(slug: str) -> Conflict:
     """The answer to a service slug in use, whether seen before the insert or by it."""
-    return Conflict(f"A service named '{slug}' exists already.", {"slug": ["already taken"]})
+    return Conflict(f"A service named {quote(slug)} exists already.", {"slug": ["already taken"]})
 
 
 def _repository_taken(repo_key: str) -> Conflict:
     """The answer to a repository registered to another service, seen before the insert or by it."""
-    return Conflict(f"Repository '{repo_key}' is registered to another service.",
+    return Conflict(f"Repository {quote(repo_key)} is registered to another service.",
                     {"repository": ["already registered to another service"]})
 
 
 @transaction.atomic
 def service_create(*, actor: Any, slug: str, owner: str, name: str = "", repository: str | None = None,
-                   system: str | None = None, depends_on: list[str] | None = None, **fields: Any) -> Service:
-    """Register a service; its owner is a team or a person, its repository key must be unique."""
+                   system: str | None = None, depends_on: list[str] | None = None, run_id: Any = None,
+                   server_annotations: dict[str, str] | None = None, **fields: Any) -> Service:
+    """Register a service; its owner is a team or a person, its repository key must be unique, and
+    neither may be what a run in progress will create. Only a run (the scaffolder's last step, with
+    `run_id`) registers the service of its own slug, marked with the run's annotation."""
     slug = _validate_slug(slug)
     if Service.objects.filter(slug=slug).exists():
         raise _slug_taken(slug)
@@ -173,9 +185,14 @@ def service_create(*, actor: Any, slug: str, owner: str, name: str = "", reposit
     unknown = set(fields) - set(SERVICE_FIELDS)
     if unknown:
         raise InvalidInput(f"Unknown fields: {', '.join(sorted(unknown))}.", {f: ["unknown field"] for f in unknown})
+    fields["annotations"] = {**(claims.client_annotations(fields.get("annotations")) or {}), **(server_annotations or {}),
+                             **({claims.RUN_ANNOTATION: str(run_id)} if run_id else {})}
     repo_key = normalize_repository(repository) if repository else None
     if repo_key and Service.objects.filter(repository=repo_key).exists():
         raise _repository_taken(repo_key)
+    reserved = claims.live_run_reserving(slug, repo_key, run_id=run_id)
+    if reserved is not None:
+        raise claims.reserved(reserved)
     service = Service(slug=slug, name=name or slug, owner_team=owner_team, owner_user=owner_user,
                       repository=repo_key, system=_resolve_system(system), **fields)
     try:
@@ -209,8 +226,15 @@ def service_update(*, actor: Any, service: Service, data: dict[str, Any]) -> Ser
         raw = data.pop("repository")
         values["repository"] = normalize_repository(raw) if raw else None
         if values["repository"] and Service.objects.filter(repository=values["repository"]).exclude(pk=service.pk).exists():
-            raise Conflict(f"Repository '{values['repository']}' is registered to another service.",
+            raise Conflict(f"Repository {quote(values['repository'])} is registered to another service.",
                            {"repository": ["already registered to another service"]})
+        reserved = values["repository"] and claims.live_run_reserving("", values["repository"])
+        if reserved and reserved[0] == "repository":
+            raise claims.reserved(reserved)
+    if "annotations" in data:  # Slipway's own annotations stay; a client sets only the others
+        kept = {key: value for key, value in (service.annotations or {}).items()
+                if key.startswith(claims.SERVER_ANNOTATION_PREFIX)}
+        data["annotations"] = {**(claims.client_annotations(data["annotations"]) or {}), **kept}
     if "system" in data:
         values["system"] = _resolve_system(data.pop("system"))
     if "name" in data and not data["name"]:
@@ -228,7 +252,13 @@ def service_update(*, actor: Any, service: Service, data: dict[str, Any]) -> Ser
             changes["depends_on"] = [before, after]
             _set_dependencies(service, dependency_refs)
     if changes:
-        service.save()
+        try:
+            with transaction.atomic():
+                service.save()
+        except IntegrityError:
+            # Another request registered the same repository between the check above and this save.
+            raise Conflict(f"Repository {quote(values.get('repository'))} is registered to another service.",
+                           {"repository": ["already registered to another service"]}) from None
         audit_record(actor=actor, action="service.update", obj=service, changes=changes)
     return service
 
@@ -255,111 +285,10 @@ def service_delete(*, actor: Any, service: Service) -> None:
 # Teams and people.
 
 
-def _validate_team_slug(slug: Any) -> str:
+def validate_team_slug(slug: Any) -> str:
     if not isinstance(slug, str) or not is_valid_name(slug):
-        raise InvalidInput.field("slug", "use 1-63 letters, digits and single - _ . between them")
+        raise InvalidInput.field("slug", NAME_RULE)
     return slug.lower()
-
-
-@transaction.atomic
-def team_create(*, actor: Any, slug: str, name: str = "", parent: str | None = None, **fields: Any) -> Team:
-    """Create a team (a group of people that owns services)."""
-    slug = _validate_team_slug(slug)
-    if Team.objects.filter(slug=slug).exists():
-        raise Conflict(f"A team named '{slug}' exists already.", {"slug": ["already taken"]})
-    unknown = set(fields) - set(TEAM_FIELDS) - {"declared_by_import"}
-    if unknown:
-        raise InvalidInput(f"Unknown fields: {', '.join(sorted(unknown))}.", {f: ["unknown field"] for f in unknown})
-    team = Team.objects.create(slug=slug, name=name or slug, parent=resolve_team(parent, field="parent") if parent else None,
-                               **fields)
-    audit_record(actor=actor, action="team.create", obj=team, changes={k: _plain(v) for k, v in fields.items()})
-    return team
-
-
-def _check_parent(team: Team, parent: Team | None) -> None:
-    seen = set()
-    node = parent
-    while node is not None:
-        if node.pk == team.pk:
-            raise InvalidInput.field("parent", "a team cannot be its own ancestor")
-        if node.pk in seen:
-            break
-        seen.add(node.pk)
-        node = node.parent
-
-
-@transaction.atomic
-def team_update(*, actor: Any, team: Team, data: dict[str, Any]) -> Team:
-    """Change some fields of a team (its parent included; cycles are refused)."""
-    data = dict(data)
-    values: dict[str, Any] = {}
-    if "parent" in data:
-        parent_slug = data.pop("parent")
-        parent = resolve_team(parent_slug, field="parent") if parent_slug else None
-        _check_parent(team, parent)
-        values["parent"] = parent
-    unknown = set(data) - set(TEAM_FIELDS) - {"declared_by_import"}
-    if unknown:
-        raise InvalidInput(f"Unknown fields: {', '.join(sorted(unknown))}.", {f: ["unknown field"] for f in unknown})
-    values.update(data)
-    changes = _changes(team, values)
-    if "github_team_slug" in changes:
-        team.github_team_id = None  # learnt again from GitHub by the next run
-    if changes:
-        team.save()
-        audit_record(actor=actor, action="team.update", obj=team, changes=changes)
-    return team
-
-
-@transaction.atomic
-def membership_set(*, actor: Any, team: Team, user: Any, role: str = Membership.Role.MEMBER) -> Membership:
-    """Add a person to a team, or change their role in it."""
-    if role not in Membership.Role.values:
-        raise InvalidInput.field("role", f"one of {', '.join(Membership.Role.values)}")
-    membership, created = Membership.objects.get_or_create(team=team, user=user, defaults={"role": role})
-    if created or membership.role != role:
-        old = None if created else membership.role
-        membership.role = role
-        membership.save()
-        audit_record(actor=actor, action="team.member_set", obj=team,
-                     changes={"member": user.get_username(), "role": [old, role]})
-    forget_roles(actor, user)
-    return membership
-
-
-@transaction.atomic
-def membership_remove(*, actor: Any, team: Team, user: Any) -> None:
-    """Take a person out of a team."""
-    deleted, _ = Membership.objects.filter(team=team, user=user).delete()
-    if deleted:
-        audit_record(actor=actor, action="team.member_remove", obj=team, changes={"member": user.get_username()})
-    forget_roles(actor, user)
-
-
-@transaction.atomic
-def person_upsert(*, actor: Any, username: str, email: str = "", display_name: str = "",
-                  declared_by_import: bool = False) -> Any:
-    """Create or update a person (a Django user with a profile)."""
-    user = User.objects.filter(username__iexact=username).first()
-    created = user is None
-    changes: dict[str, Any] = {}
-    if created:
-        user = User.objects.create_user(username=username, email=email)
-        user.set_unusable_password()
-        user.save()
-        changes = {"email": email, "display_name": display_name}
-    elif email and user.email != email:
-        changes["email"] = [user.email, email]
-        user.email = email
-        user.save(update_fields=["email"])
-    profile, _ = Profile.objects.get_or_create(user=user, defaults={"declared_by_import": declared_by_import})
-    if display_name and profile.display_name != display_name:
-        changes.setdefault("display_name", [profile.display_name, display_name])
-        profile.display_name = display_name
-        profile.save()
-    if changes:
-        audit_record(actor=actor, action="person.create" if created else "person.update", obj=user, changes=changes)
-    return user
 
 
 def person_name(user: Any) -> str:
@@ -388,10 +317,16 @@ def runbook_create(*, actor: Any, service: Service, title: str, body: str = "", 
 
     slug = slug or slugify(title)[:100] or "runbook"
     if Runbook.objects.filter(service=service, slug=slug).exists():
-        raise Conflict(f"Service '{service.slug}' has a runbook '{slug}' already.", {"slug": ["already taken"]})
-    runbook = Runbook.objects.create(service=service, slug=slug, title=title, body=body, last_reviewed=last_reviewed)
+        raise Conflict(f"Service '{service.slug}' has a runbook {quote(slug)} already.", {"slug": ["already taken"]})
+    check_body(body)
+    rendered = render_runbook(body, title=title)
+    # Whoever writes a runbook has just reviewed it: a new one is not stale the moment it exists.
+    runbook = Runbook.objects.create(service=service, slug=slug, title=title, body=body, html=rendered.html,
+                                     html_title_end=rendered.title_end,
+                                     last_reviewed=last_reviewed or timezone.localdate())
     RunbookRevision.objects.create(runbook=runbook, number=1, title=title, body=body,
-                                   author=actor if getattr(actor, "is_authenticated", False) else None)
+                                   author=actor if getattr(actor, "is_authenticated", False) else None,
+                                   **revision_diff(None, body, 1))
     audit_record(actor=actor, action="runbook.create", obj=runbook, changes={"service": service.slug, "title": title})
     return runbook
 
@@ -402,14 +337,22 @@ def runbook_update(*, actor: Any, runbook: Runbook, data: dict[str, Any]) -> Run
     unknown = set(data) - {"title", "body", "last_reviewed"}
     if unknown:
         raise InvalidInput(f"Unknown fields: {', '.join(sorted(unknown))}.", {f: ["unknown field"] for f in unknown})
+    if "body" in data and data["body"] != runbook.body:
+        check_body(data["body"])
     changes = _changes(runbook, data)
     if not changes:
         return runbook
+    text_changed = bool({"title", "body"} & set(changes))
+    if text_changed:  # rendered and diffed here, once: pages and the API read what is kept
+        rendered = render_runbook(runbook.body, title=runbook.title)
+        runbook.html, runbook.html_title_end = rendered.html, rendered.title_end
     runbook.save()
-    if {"title", "body"} & set(changes):
-        last = runbook.revisions.order_by("-number").values_list("number", flat=True).first() or 0
-        RunbookRevision.objects.create(runbook=runbook, number=last + 1, title=runbook.title, body=runbook.body,
-                                       author=actor if getattr(actor, "is_authenticated", False) else None)
+    if text_changed:
+        last = runbook.revisions.order_by("-number").values_list("number", "body").first()
+        number = last[0] + 1 if last else 1
+        RunbookRevision.objects.create(runbook=runbook, number=number, title=runbook.title, body=runbook.body,
+                                       author=actor if getattr(actor, "is_authenticated", False) else None,
+                                       **revision_diff(last, runbook.body, number))
     audit_record(actor=actor, action="runbook.update", obj=runbook,
                  changes={k: v for k, v in changes.items() if k != "body"} | ({"body": "edited"} if "body" in changes else {}))
     return runbook
@@ -425,15 +368,45 @@ def runbook_delete(*, actor: Any, runbook: Runbook) -> None:
 ENVIRONMENT_FIELDS = ("url", "required_reviewers", "wait_timer", "branch_policy")
 
 
+def _validate_environment_name(name: Any) -> str:
+    if not isinstance(name, str) or not ENVIRONMENT_NAME_PATTERN.fullmatch(name):
+        raise InvalidInput.field("name", ENVIRONMENT_NAME_RULE)
+    return name
+
+
+def _environment_name_taken(service: Service, name: str, *, other_than: Environment | None = None) -> Conflict | None:
+    """The answer to an environment name the service already has (seen before the write or by it), else None."""
+    clashing = Environment.objects.filter(service=service, name=name).exclude(pk=getattr(other_than, "pk", None))
+    if not clashing.exists():
+        return None
+    return Conflict(f"Service '{service.slug}' has an environment {quote(name)} already.", {"name": ["already taken"]})
+
+
+def _environment_save(environment: Environment, *, creating: bool) -> None:
+    """Save, answering a name taken by a concurrent write as a Conflict naming `name`, not an IntegrityError."""
+    try:
+        with transaction.atomic():
+            environment.save(force_insert=creating)
+    except IntegrityError:
+        # Another request took the name between the check and this write; its row is committed now.
+        conflict = _environment_name_taken(environment.service, environment.name,
+                                           other_than=None if creating else environment)
+        if conflict is not None:
+            raise conflict from None
+        raise
+
+
 @transaction.atomic
 def environment_create(*, actor: Any, service: Service, name: str, **fields: Any) -> Environment:
     """Add a deployment environment with its protection rules to a service."""
     unknown = set(fields) - set(ENVIRONMENT_FIELDS)
     if unknown:
         raise InvalidInput(f"Unknown fields: {', '.join(sorted(unknown))}.", {f: ["unknown field"] for f in unknown})
-    if Environment.objects.filter(service=service, name=name).exists():
-        raise Conflict(f"Service '{service.slug}' has an environment '{name}' already.", {"name": ["already taken"]})
-    environment = Environment.objects.create(service=service, name=name, **fields)
+    name = _validate_environment_name(name)
+    if conflict := _environment_name_taken(service, name):
+        raise conflict
+    environment = Environment(service=service, name=name, **fields)
+    _environment_save(environment, creating=True)
     audit_record(actor=actor, action="environment.create", obj=environment,
                  changes={"service": service.slug, "name": name, **fields})
     return environment
@@ -441,13 +414,17 @@ def environment_create(*, actor: Any, service: Service, name: str, **fields: Any
 
 @transaction.atomic
 def environment_update(*, actor: Any, environment: Environment, data: dict[str, Any]) -> Environment:
-    """Change an environment's URL or protection rules."""
+    """Change an environment's name, URL or protection rules; a name the service already has is a Conflict."""
     unknown = set(data) - set(ENVIRONMENT_FIELDS) - {"name"}
     if unknown:
         raise InvalidInput(f"Unknown fields: {', '.join(sorted(unknown))}.", {f: ["unknown field"] for f in unknown})
+    if "name" in data:
+        name = _validate_environment_name(data["name"])
+        if conflict := _environment_name_taken(environment.service, name, other_than=environment):
+            raise conflict
     changes = _changes(environment, data)
     if changes:
-        environment.save()
+        _environment_save(environment, creating=False)
         audit_record(actor=actor, action="environment.update", obj=environment, changes=changes)
     return environment
 
@@ -467,7 +444,7 @@ def environment_delete(*, actor: Any, environment: Environment) -> None:
 def _grouping_upsert(model: type[System] | type[Domain], *, actor: Any, slug: str, name: str, description: str,
                      owner: str | None, **extra: Any) -> Any:
     """Create a system or domain, or set all its fields (an upsert: what is not given is cleared)."""
-    slug = _validate_team_slug(slug)
+    slug = validate_team_slug(slug)
     values = {
         "name": name or slug, "description": description, **extra,
         "owner": resolve_team(parse_entity_ref(owner, default_kind="group", field="owner").name, field="owner")
@@ -490,7 +467,7 @@ def system_upsert(*, actor: Any, slug: str, name: str = "", description: str = "
     """Create a system, or set all its fields (an upsert: what is not given is cleared)."""
     domain_row = Domain.objects.filter(slug=domain.lower()).first() if domain else None
     if domain and domain_row is None:
-        raise InvalidInput.field("domain", f"no domain '{domain}'")
+        raise InvalidInput.field("domain", f"no domain {quote(domain)}")
     return _grouping_upsert(System, actor=actor, slug=slug, name=name, description=description, owner=owner,
                             domain=domain_row)
 

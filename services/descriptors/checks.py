@@ -9,7 +9,7 @@ from typing import Any, NamedTuple
 
 from django.conf import settings
 
-from services.catalog.refs import EntityRef, is_valid_name, parse_entity_ref
+from services.catalog.refs import QUOTE_LIMIT, EntityRef, is_valid_name, parse_entity_ref, quote
 from services.descriptors.parse import (
     API_VERSIONS,
     CHAT_ANNOTATIONS,
@@ -60,9 +60,17 @@ class Entity:
     declared: dict[str, list[str]] = field(default_factory=dict)  # role -> names this entity declared
 
 
-def show(value: Any) -> str:
-    text = repr(value) if not isinstance(value, str) else f"'{value}'"
-    return text if len(text) <= 80 else text[:77] + "..."
+_FIELD_NAME = re.compile(r"^[A-Za-z0-9_./-]+$")
+_MOST_NAMED = 10  # names in one message; the rest are counted
+MOST_PROBLEMS = 20  # problems listed for one document (a list of 100,000 bad tags is one more line)
+
+
+def listing(names: list[str]) -> str:
+    """Names or field paths for a message (`spec.x, metadata.y`): an odd or long one quoted, at most ten."""
+    shown = [name if len(name) <= QUOTE_LIMIT and _FIELD_NAME.match(name) else quote(name)
+             for name in names[:_MOST_NAMED]]
+    more = len(names) - len(shown)
+    return ", ".join(shown) + (f" and {more:,} more" if more > 0 else "")
 
 
 def _type_name(value: Any) -> str:
@@ -106,10 +114,14 @@ class _Checks:
 
     def __init__(self, ref_cache: dict[tuple[str, str | None], EntityRef | str]) -> None:
         self.problems: list[str] = []
+        self.unlisted = 0  # problems past MOST_PROBLEMS, counted
         self.ref_cache = ref_cache
 
     def fail(self, message: str) -> None:
-        self.problems.append(message)
+        if len(self.problems) < MOST_PROBLEMS:
+            self.problems.append(message)
+        else:
+            self.unlisted += 1
 
     def mapping(self, parent: dict[str, Any], key: str, path: str, *, required: bool = False) -> dict[str, Any]:
         if key not in parent:
@@ -133,7 +145,7 @@ class _Checks:
             self.fail(f"{path} is {'missing (null)' if required else 'null'}")
             return None
         if not isinstance(value, str):
-            self.fail(f"{path} must be a string, not {_type_name(value)} ({show(value)})")
+            self.fail(f"{path} must be a string, not {_type_name(value)} ({quote(value)})")
             return None
         if not value and not allow_empty:
             self.fail(f"{path} is empty")
@@ -150,12 +162,12 @@ class _Checks:
             return []
         values = parent[key]
         if not isinstance(values, list):
-            self.fail(f"{path} must be a list, not {_type_name(values)} ({show(values)})")
+            self.fail(f"{path} must be a list, not {_type_name(values)} ({quote(values)})")
             return []
         good: list[str] = []
         for index, value in enumerate(values):
             if not isinstance(value, str) or not value:
-                self.fail(f"{path}[{index}] must be a non-empty string, not {show(value)}")
+                self.fail(f"{path}[{index}] must be a non-empty string, not {quote(value)}")
             else:
                 good.append(value)
         return good
@@ -177,7 +189,7 @@ class _Checks:
             return None
         ref = parsed
         if kinds and ref.kind not in kinds:
-            self.fail(f"{path} {show(text)} must name a {' or a '.join(kinds)}, not a {ref.kind}")
+            self.fail(f"{path} {quote(text)} must name a {' or a '.join(kinds)}, not a {ref.kind}")
             return None
         return Ref(ref, _written_name(text), path, text)
 
@@ -197,31 +209,31 @@ def _check_metadata(checks: _Checks, metadata: dict[str, Any]) -> dict[str, Any]
     """The common metadata fields, validated by Backstage's envelope and field-format rules."""
     name = checks.string(metadata, "name", "metadata.name", required=True)
     if name is not None and not is_valid_name(name):
-        checks.fail(f"metadata.name {show(name)} is not a valid entity name "
+        checks.fail(f"metadata.name {quote(name)} is not a valid entity name "
                     "(1-63 characters: letters and digits, separated by single - _ or .)")
         name = None
     namespace = checks.string(metadata, "namespace", "metadata.namespace") or "default"
     if not (len(namespace) <= 63 and DNS_LABEL.match(namespace)):
-        checks.fail(f"metadata.namespace {show(namespace)} is not a valid namespace "
+        checks.fail(f"metadata.namespace {quote(namespace)} is not a valid namespace "
                     "(lower-case letters and digits separated by -)")
     title = checks.string(metadata, "title", "metadata.title", max_length=200)
     description = checks.string(metadata, "description", "metadata.description", allow_empty=True)
     labels = checks.mapping(metadata, "labels", "metadata.labels")
     for key, value in labels.items():
         if not isinstance(key, str) or not _valid_prefixed(key, OBJECT_NAME):
-            checks.fail(f"metadata.labels key {show(key)} is not a valid label key")
+            checks.fail(f"metadata.labels key {quote(key)} is not a valid label key")
         elif not (value == "" or (isinstance(value, str) and len(value) <= 63 and OBJECT_NAME.match(value))):
-            checks.fail(f"metadata.labels.{key} {show(value)} is not a valid label value")
+            checks.fail(f"metadata.labels.{key} {quote(value)} is not a valid label value")
     annotations = checks.mapping(metadata, "annotations", "metadata.annotations")
     for key, value in annotations.items():
         if not isinstance(key, str) or not _valid_prefixed(key, OBJECT_NAME):
-            checks.fail(f"metadata.annotations key {show(key)} is not a valid annotation key")
+            checks.fail(f"metadata.annotations key {quote(key)} is not a valid annotation key")
         elif not isinstance(value, str):
             checks.fail(f"metadata.annotations.{key} must be a string, not {_type_name(value)}")
     tags = checks.string_list(metadata, "tags", "metadata.tags")
     for index, tag in enumerate(tags):
         if len(tag) > 63 or not TAG.match(tag):
-            checks.fail(f"metadata.tags[{index}] {show(tag)} is not a valid tag "
+            checks.fail(f"metadata.tags[{index}] {quote(tag)} is not a valid tag "
                         "(lower-case letters, digits, : + #, separated by single -; at most 63)")
     links: list[dict[str, str]] = []
     unkept: list[str] = []
@@ -237,17 +249,17 @@ def _check_metadata(checks: _Checks, metadata: dict[str, Any]) -> dict[str, Any]
                 continue
             url = checks.string(link, "url", f"{path}.url", required=True)
             if url is not None and not URL.match(url):
-                checks.fail(f"{path}.url {show(url)} is not a URL")
+                checks.fail(f"{path}.url {quote(url)} is not a URL")
             title_text = checks.string(link, "title", f"{path}.title")
             if title_text is not None and not title_text.strip():
                 checks.fail(f"{path}.title is blank")
             icon = checks.string(link, "icon", f"{path}.icon")
             if icon is not None and not (len(icon) <= 63 and OBJECT_NAME.match(icon)):
-                checks.fail(f"{path}.icon {show(icon)} is not a valid icon name")
+                checks.fail(f"{path}.icon {quote(icon)} is not a valid icon name")
             checks.string(link, "type", f"{path}.type")
             # A link keeps Backstage's four fields (all strings, checked above); anything else is named.
             links.append({key: link[key] for key in LINK_FIELDS if key in link})
-            unkept.extend(f"{path}.{key}" for key in link if key not in LINK_FIELDS)
+            unkept.extend(f"{path}.{str(key)[:QUOTE_LIMIT]}" for key in link if key not in LINK_FIELDS)
     return {"name": name, "namespace": namespace, "title": title, "description": description or "",
             "annotations": dict(annotations), "tags": list(tags), "links": links, "unkept": unkept}
 
@@ -255,14 +267,14 @@ def _check_metadata(checks: _Checks, metadata: dict[str, Any]) -> dict[str, Any]
 def _unkept(kind: str, metadata: dict[str, Any], spec: dict[str, Any], namespace: str,
             extra: list[str]) -> list[str]:
     """The fields present in a document that Slipway does not keep (named in the report)."""
-    fields = [f"metadata.{key}" for key in metadata if key not in KEPT_METADATA[kind]]
+    fields = [f"metadata.{str(key)[:QUOTE_LIMIT]}" for key in metadata if key not in KEPT_METADATA[kind]]
     if kind == "Component":
         fields += extra
-    fields += [f"spec.{key}" for key in spec if key not in KEPT_SPEC[kind]]
+    fields += [f"spec.{str(key)[:QUOTE_LIMIT]}" for key in spec if key not in KEPT_SPEC[kind]]
     profile = spec.get("profile")
     if kind in KEPT_PROFILE and isinstance(profile, dict):
-        fields += [f"spec.profile.{key}" for key in profile if key not in KEPT_PROFILE[kind]]
-    notes = [f"not kept: {', '.join(str(f) for f in fields)}"] if fields else []
+        fields += [f"spec.profile.{str(key)[:QUOTE_LIMIT]}" for key in profile if key not in KEPT_PROFILE[kind]]
+    notes = [f"not kept: {listing(fields)}"] if fields else []
     if namespace != "default":
         notes.append(f"namespace '{namespace}' not kept (Slipway has one namespace)")
     return notes
@@ -286,8 +298,8 @@ def validate(document: Any, result: DocumentResult,
                     else f"kind must be a string, not {_type_name(kind)}")
         return None
     if not (len(kind) <= 63 and KIND.match(kind)):
-        result.kind = kind
-        result.fail(f"kind {show(kind)} is not a valid kind")
+        result.kind = kind if len(kind) <= QUOTE_LIMIT else quote(kind)
+        result.fail(f"kind {quote(kind)} is not a valid kind")
         return None
     result.kind = kind
     if kind not in MODELLED_KINDS:
@@ -301,17 +313,17 @@ def validate(document: Any, result: DocumentResult,
     checks = _Checks({} if ref_cache is None else ref_cache)
     api_version = checks.string(document, "apiVersion", "apiVersion", required=True)
     if api_version is not None and api_version not in API_VERSIONS:
-        checks.fail(f"apiVersion {show(api_version)} is not one Backstage accepts for {kind} "
+        checks.fail(f"apiVersion {quote(api_version)} is not one Backstage accepts for {kind} "
                     f"({', '.join(API_VERSIONS)})")
-    foreign = [str(key) for key in document if key not in ROOT_FIELDS]
+    foreign = [str(key)[:QUOTE_LIMIT + 1] for key in document if key not in ROOT_FIELDS]
     if foreign:
-        checks.fail(f"unknown top-level field{'s' if len(foreign) > 1 else ''} {', '.join(foreign)}")
+        checks.fail(f"unknown top-level field{'s' if len(foreign) > 1 else ''} {listing(foreign)}")
     metadata_map = checks.mapping(document, "metadata", "metadata", required=True)
     metadata = _check_metadata(checks, metadata_map)
     spec = checks.mapping(document, "spec", "spec", required=True)
     values, refs = _SPEC_CHECKS[kind](checks, metadata, spec)
     if checks.problems:
-        result.fail(*checks.problems)
+        result.fail(*checks.problems, *([f"and {checks.unlisted:,} more problems"] if checks.unlisted else []))
         return None
     name = metadata["name"]
     key = component_slug(name) if kind == "Component" else name.lower()
@@ -431,7 +443,7 @@ def repository_of(annotations: dict[str, str]) -> tuple[str | None, str | None]:
                 raise InvalidInput("no owner")
             return normalize_repository(f"{settings.SLIPWAY_DEFAULT_GIT_HOST}/{slug.strip()}"), None
         except InvalidInput:
-            return None, f"{PROJECT_SLUG_ANNOTATION} {show(slug)} is not owner/name: no repository"
+            return None, f"{PROJECT_SLUG_ANNOTATION} {quote(slug)} is not owner/name: no repository"
     location = annotations.get(SOURCE_LOCATION_ANNOTATION, "")
     if location.startswith("url:"):
         try:

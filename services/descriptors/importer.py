@@ -17,12 +17,13 @@ from django.db import DatabaseError, transaction
 from django.db.models.functions import Lower
 from django.utils import timezone
 
-from services.catalog.refs import EntityRef
-from services.descriptors.checks import Entity, Ref, show, validate
+from services.catalog.refs import EntityRef, quote
+from services.descriptors.checks import MOST_PROBLEMS, Entity, Ref, listing, validate
 from services.descriptors.parse import (
     MODELLED_KINDS,
     NAME_ANNOTATION,
     DescriptorInputError,
+    RefusedDocument,
     component_slug,
     descriptor_files,
     parse_text,
@@ -41,13 +42,16 @@ User = get_user_model()
 
 
 def catalog_import(*, path: str | os.PathLike[str], actor: Any = None, strict: bool = False,
-                   dry_run: bool = False) -> ImportReport:
+                   dry_run: bool = False, force: bool = False) -> ImportReport:
     """Import Backstage descriptors from a file or a folder (recursively); returns the report.
 
     Every document is validated before anything is written; invalid ones are reported and skipped,
     the valid ones imported. Re-importing the same input changes nothing and records no audit event.
     `strict` refuses documents naming a team, user, system or domain that is neither in the catalog
     nor in the input (by default such teams and users are created as declared). `dry_run` writes nothing.
+    A descriptor never moves a service already in the catalog to another owner (a copy-paste of
+    another team's descriptor would take it, and rewrite its repository and links): such a document
+    is refused with the reason, unless `force` says the owner really changes.
     """
     root = Path(path)
     if not root.exists():
@@ -63,7 +67,7 @@ def catalog_import(*, path: str | os.PathLike[str], actor: Any = None, strict: b
     gc.disable()
     try:
         entities = _read(files, folder, str(path), report)
-        importer = _Importer(entities, report, strict=strict, actor=actor)
+        importer = _Importer(entities, report, strict=strict, actor=actor, force=force)
         if dry_run:
             importer.run(write=False)
         else:
@@ -113,6 +117,9 @@ def _check_text(text: str, label: str, ref_cache: dict[tuple[str, str | None], E
             continue  # an empty document (a stray `---`, a comment-only header): nothing to say
         result = DocumentResult(file=label, index=index)
         results.append(result)
+        if isinstance(document, RefusedDocument):  # over a limit of parse.py: never built
+            result.fail(document.reason)
+            continue
         entity = validate(document, result, ref_cache)
         if entity is not None:
             entities.append(entity)
@@ -185,9 +192,11 @@ class _Importer(Planner, Writer):
     handful of queries per table whatever the size of the input.
     """
 
-    def __init__(self, entities: list[Entity], report: ImportReport, *, strict: bool, actor: Any) -> None:
+    def __init__(self, entities: list[Entity], report: ImportReport, *, strict: bool, actor: Any,
+                 force: bool = False) -> None:
         self.report = report
         self.strict = strict
+        self.force = force
         self.actor = actor
         self.now = timezone.now()
         self.entities: dict[str, dict[str, Entity]] = {kind: {} for kind in MODELLED_KINDS}
@@ -335,8 +344,11 @@ class _Importer(Planner, Writer):
                 for key, entity in list(bucket.items()):
                     missing = [ref for ref in self._references(entity) if not self._known(ref)]
                     if missing:
-                        entity.result.fail(*(f"{ref.path} {show(ref.text)} names a {ref.ref.kind} that is "
-                                             "neither in the catalog nor in this import (--strict)" for ref in missing))
+                        entity.result.fail(*(f"{ref.path} {quote(ref.text)} names a {ref.ref.kind} that is "
+                                             "neither in the catalog nor in this import (--strict)"
+                                             for ref in missing[:MOST_PROBLEMS]))
+                        if len(missing) > MOST_PROBLEMS:
+                            entity.result.fail(f"and {len(missing) - MOST_PROBLEMS:,} more such references")
                         del bucket[key]
                         refused = True
 
@@ -396,5 +408,5 @@ class _Importer(Planner, Writer):
         for bucket in self.entities.values():
             for entity in bucket.values():
                 for role, names in entity.declared.items():
-                    entity.result.note(f"{role}{'s' if len(names) > 1 else ''} {', '.join(names)} "
+                    entity.result.note(f"{role}{'s' if len(names) > 1 else ''} {listing(names)} "
                                        f"not described anywhere: declared by this import")

@@ -6,6 +6,8 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
+from services.catalog.claims import RUN_MARKERS
+from services.catalog.refs import quote
 from services.descriptors.checks import Entity, repository_of
 from services.descriptors.writing import chunks
 from services.models import Service
@@ -199,7 +201,7 @@ class Planner:
             if note:
                 entity.result.note(note)
             if repository and len(repository) > 300:
-                entity.result.note(f"repository '{repository[:60]}...' is longer than 300 characters: not kept")
+                entity.result.note(f"repository {quote(repository)} is longer than 300 characters: not kept")
                 repository = None
             repositories[key] = repository
             if repository:
@@ -220,14 +222,21 @@ class Planner:
             for key in claimants:
                 if key != winner:
                     repositories[key] = None
-                    components[key].result.note(f"repository '{repository}' belongs to service '{winner}': not kept")
+                    components[key].result.note(f"repository {quote(repository)} belongs to service '{winner}': "
+                                                "not kept")
 
         self.service_plan: list[_Planned] = []
         for key, entity in components.items():
             row = self.services.get(key)
             owner_kind, owner_key = entity.resolved["owner"]
             owner = owner_key if owner_kind == "team" else f"user:{self._username(owner_key)}"
+            if row is not None and not self.force and self._service_owner(row) != owner:
+                entity.result.fail(f"service '{key}' is owned by {self._service_owner(row)} in the catalog and this "
+                                   f"descriptor says {owner}: nothing of it was changed. If its owner really "
+                                   "changes, import again with --force")
+                continue
             values = dict(entity.values) | {"repository": repositories[key]}
+            values["annotations"] = self._annotations(entity, row)
             relations = {"owner": owner, "system": entity.resolved["system"],
                          "depends_on": sorted(entity.resolved["depends_on"])}
             if row is None:
@@ -240,6 +249,16 @@ class Planner:
             planned = _Planned(key, entity, row, values | relations, changes)
             self.service_plan.append(planned)
             self._settle(planned, "service", "service")
+
+    def _annotations(self, entity: Entity, row: dict[str, Any] | None) -> dict[str, Any]:
+        """The descriptor's annotations, less the marks a provisioning run leaves (claims.RUN_MARKERS:
+        they tell a run its own service), which no descriptor sets; those the catalog has are kept."""
+        given = dict(entity.values.get("annotations") or {})
+        own = {k: v for k, v in ((row or {}).get("annotations") or {}).items() if k in RUN_MARKERS}
+        if any(k in RUN_MARKERS for k in given):
+            entity.result.note(f"{', '.join(k for k in RUN_MARKERS if k in given)}: set by Slipway's runs only, "
+                               "not taken from a descriptor")
+        return {k: v for k, v in given.items() if k not in RUN_MARKERS} | own
 
     def _username(self, key: str) -> str:
         """A person's username as the catalog has it, or as the import will create it."""

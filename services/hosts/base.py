@@ -54,6 +54,10 @@ class RepositoryHost(Protocol):
     name: str
     calls: int  # API calls made through this object
 
+    def repository_taken(self, *, name: str) -> bool:
+        """Whether a repository of that name exists already (a read; HostError if the host cannot say)."""
+        ...
+
     def create_repository(self, *, name: str, description: str, run_id: str) -> Repository: ...
 
     def push_files(self, *, repository: Repository, files: dict[str, str], message: str, run_id: str) -> str: ...

@@ -178,6 +178,10 @@ class GitHubHost:
 
     # -- the protocol ------------------------------------------------------------------------------
 
+    def repository_taken(self, *, name: str) -> bool:
+        """One GET of the repository in the organisation (a read: the write budget is not spent)."""
+        return self._find(name) is not None
+
     def create_repository(self, *, name: str, description: str, run_id: str) -> Repository:
         """Create the repository with an initial commit, or find the one this run created before."""
         body = {"name": name, "description": description, "homepage": self.marker(run_id), "private": True,

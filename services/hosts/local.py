@@ -74,6 +74,10 @@ class LocalHost:
 
     # -- the protocol ------------------------------------------------------------------------------
 
+    def repository_taken(self, *, name: str) -> bool:
+        self.calls += 1
+        return self._path(name).exists()
+
     def create_repository(self, *, name: str, description: str, run_id: str) -> Repository:
         """Create the bare repository, or find the one this run created before."""
         self.calls += 1

@@ -25,7 +25,10 @@ def normalize_repository(value: str, *, field: str = "repository") -> str:
     if len(text) > 500:
         raise InvalidInput.field(field, "a repository reference is at most 500 characters")
     if "://" in text:
-        parts = urlsplit(text)
+        try:
+            parts = urlsplit(text)
+        except ValueError:  # an unclosed or malformed [IPv6] host, a host that NFKC turns into / ? # @
+            raise InvalidInput.field(field, f"'{text}' is not a well-formed URL (check the host name)") from None
         if parts.scheme not in ("http", "https", "ssh", "git", "git+ssh", "ssh+git"):
             raise InvalidInput.field(field, f"unsupported URL scheme '{parts.scheme}'")
         host, path = (parts.hostname or ""), parts.path
@@ -53,3 +56,14 @@ def normalize_repository(value: str, *, field: str = "repository") -> str:
     if any(not re.match(r"^[\w.-]+$", s) for s in segments) or any(s in (".", "..") for s in segments):
         raise InvalidInput.field(field, f"'{text}' has characters a repository name cannot have")
     return "/".join([host, *segments]).lower()
+
+
+LOCAL_KEY_HOST = "localhost"  # the local host's repositories: bare git on disk, with no web page
+
+
+def repository_web_url(key: str | None) -> str:
+    """Where a person can look at a repository in a browser: `https://host/owner/name`; nothing for a
+    repository of the local host (its clone path is shown instead: it has no web page)."""
+    if not key or key.split("/", 1)[0] == LOCAL_KEY_HOST:
+        return ""
+    return f"https://{key}"

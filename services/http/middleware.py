@@ -3,7 +3,8 @@
 Catalog reads are the same for every signed-in user, and every catalog write bumps the catalog
 generation (services/signals.py). So a JSON answer of a read endpoint is kept in the cache under the
 generation it was computed at; a token-authenticated GET that finds its answer there is served
-before the rest of the middleware and DRF run: one query for the generation, two cache reads.
+before the rest of the middleware and DRF run: one query for the generation (the same query reads
+the access generation, which keys what is remembered of tokens), two cache reads.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from django.core.cache import caches
 from django.http import HttpRequest, HttpResponse
 
 from services.audit import audit_source, request_id_of
-from services.catalog.generation import catalog_generation, generation_memo
+from services.catalog.generation import access_generation, catalog_generation, generation_memo
 
 CACHED_PREFIXES = tuple(
     f"/api/v1/{name}/" for name in ("services", "teams", "ownership", "systems", "domains", "runbooks", "environments")
@@ -26,7 +27,7 @@ CACHED_PREFIXES = tuple(
 MAX_CACHED_BODY = 256 * 1024
 TOKEN_SECONDS = 300
 TOKEN_MEMO_ENTRIES = 10_000
-_TOKEN = re.compile(r"^Token (slw_[A-Za-z0-9_-]{20,80})$")
+_TOKEN = re.compile(r"^(?:[Tt]oken|[Bb]earer) (slw_[A-Za-z0-9_-]{20,80})$")
 
 
 def _digest(text: str) -> str:
@@ -69,7 +70,7 @@ class FastApiMiddleware:
         if match is None or "text/html" in request.META.get("HTTP_ACCEPT", "") or "format" in request.GET:
             return self.get_response(request)
         generation = catalog_generation()
-        if not self._token_valid(match.group(1), generation):
+        if not self._token_valid(match.group(1), access_generation()):
             return self.get_response(request)  # DRF answers 401 with its usual message
         key = f"r:{generation}:{_digest(request.get_host() + request.get_full_path())}"
         body = self.responses.get(key)
@@ -90,7 +91,7 @@ class FastApiMiddleware:
     def _token_valid(self, key: str, generation: int) -> bool:
         cache_key = f"t:{generation}:{_digest(key)}"
         # A plain dict in front of the cache: its lookup is a tenth of the cache's (key validation,
-        # pickling, locking). Keyed by generation like the cache (revoking a token or deactivating a
+        # pickling, locking). Keyed by the access generation (revoking a token or deactivating a
         # user bumps it); what is kept is the token's expiry, checked on every request, so an
         # expired token is refused the second it expires.
         now = time.monotonic()

@@ -16,6 +16,7 @@ from functools import wraps
 from typing import Any
 
 from django.conf import settings
+from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.views import LoginView
 from django.core.exceptions import ValidationError
@@ -63,48 +64,41 @@ def content_security_policy(**changes: Sequence[str]) -> Callable[[Callable[...,
     return decorate
 
 
-class ThrottledAuthenticationForm(AuthenticationForm):
-    """Django's sign-in form that refuses before checking the password once too many attempts failed."""
+class ThrottledFormMixin:
+    """A sign-in form that says so when the throttle refused the attempt (services/access/throttling.py
+    refuses inside authenticate(), before any password is checked), instead of "wrong password"."""
 
-    def __init__(self, request: HttpRequest | None = None, *args: Any, refusal: str = "", **kwargs: Any) -> None:
-        super().__init__(request, *args, **kwargs)
-        self.refusal = refusal
+    request: HttpRequest | None
 
-    def clean(self) -> dict[str, Any]:
-        if self.refusal:
-            raise ValidationError(self.refusal, code="throttled")
-        return super().clean()
+    def get_invalid_login_error(self) -> ValidationError:
+        refusal = getattr(self.request, throttling.REFUSAL_ATTRIBUTE, None)
+        if refusal is not None:
+            return ValidationError(throttling.login_refusal_message(refusal), code="throttled")
+        return super().get_invalid_login_error()  # type: ignore[misc]
+
+
+class ThrottledAuthenticationForm(ThrottledFormMixin, AuthenticationForm):
+    """Django's sign-in form, saying when the throttle refused."""
+
+
+class ThrottledAdminAuthenticationForm(ThrottledFormMixin, AdminAuthenticationForm):
+    """The admin's sign-in form, saying when the throttle refused."""
+
+
+def with_throttle_status(response: HttpResponse, request: HttpRequest) -> HttpResponse:
+    """A refused sign-in is answered 429 with Retry-After, whichever page it came through."""
+    refusal = getattr(request, throttling.REFUSAL_ATTRIBUTE, None)
+    if refusal is not None:
+        response.status_code = 429
+        response["Retry-After"] = str(refusal.retry_after)
+    return response
 
 
 class ThrottledLoginView(LoginView):
-    """The sign-in page, with failed attempts limited per username and address and per address:
-    over the limit it answers 429 with Retry-After and says so in the form (services/access/throttling.py)."""
+    """The sign-in page: the limits themselves live in authenticate() (every way in shares them);
+    this page answers a refused attempt 429 with Retry-After and says so in the form."""
 
     form_class = ThrottledAuthenticationForm
-    refusal: throttling.Verdict | None = None
-
-    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        self.refusal = throttling.login_refusal(request, self._username())
-        return super().post(request, *args, **kwargs)
-
-    def get_form_kwargs(self) -> dict[str, Any]:
-        kwargs = super().get_form_kwargs()
-        if self.refusal is not None:
-            kwargs["refusal"] = throttling.login_refusal_message(self.refusal)
-        return kwargs
-
-    def form_valid(self, form: AuthenticationForm) -> HttpResponse:
-        throttling.login_succeeded(self.request, self._username())
-        return super().form_valid(form)
 
     def form_invalid(self, form: AuthenticationForm) -> HttpResponse:
-        response = super().form_invalid(form)
-        if self.refusal is not None:
-            response.status_code = 429
-            response["Retry-After"] = str(self.refusal.retry_after)
-        elif self._username() and self.request.POST.get("password"):
-            throttling.login_failed(self.request, self._username())
-        return response
-
-    def _username(self) -> str:
-        return str(self.request.POST.get("username", ""))[:150]
+        return with_throttle_status(super().form_invalid(form), self.request)

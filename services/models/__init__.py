@@ -3,7 +3,7 @@ environments), scaffolder.py (runs, steps, template switches, host write budget)
 tokens), audit.py (audit events, the catalog generation). Import models from here.
 Models import nothing of the service layer."""
 
-from services.models.access import ApiToken
+from services.models.access import ApiToken, LinkedIdentity
 from services.models.audit import AuditEvent, AuditEventQuerySet, AuditLogIsAppendOnly, CatalogGeneration
 from services.models.catalog import (
     WELL_KNOWN_LIFECYCLES,
@@ -39,6 +39,7 @@ __all__ = [
     "Domain",
     "Environment",
     "Heartbeat",
+    "LinkedIdentity",
     "HostThrottle",
     "HostWriteSlot",
     "Membership",

@@ -1,4 +1,4 @@
-"""API tokens: who may call the API, stored as hashes."""
+"""Who is who: API tokens (stored as hashes) and the single sign-on identities linked to people."""
 
 from __future__ import annotations
 
@@ -34,3 +34,25 @@ class ApiToken(models.Model):
         if self.expires_at and self.expires_at <= timezone.now():
             return "expired"
         return "active"
+
+
+class LinkedIdentity(models.Model):
+    """A person's account at a single sign-on provider: the provider (`issuer`) and its stable id for
+    them (`subject`, the `sub` claim). Sign-in matches on this pair only, never on a name a provider
+    sends; a person has at most one identity per provider, and an identity belongs to one person."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="linked_identities")
+    issuer = models.CharField(max_length=255)
+    subject = models.CharField(max_length=255)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["issuer", "subject"], name="linked_identity_unique_subject"),
+            models.UniqueConstraint(fields=["user", "issuer"], name="linked_identity_one_per_provider"),
+        ]
+        verbose_name_plural = "linked identities"
+
+    def __str__(self) -> str:
+        return f"{self.user} · {self.issuer} · {self.subject}"

@@ -73,9 +73,12 @@ class AuditEvent(models.Model):
 
 
 class CatalogGeneration(models.Model):
-    """One row whose counter every catalog write bumps: cached read answers are keyed by it."""
+    """One row whose counters key the caches: `value`, bumped by every catalog write, keys cached read
+    answers; `access`, bumped when a token is created or revoked or a person changes, keys what the
+    API's fast path remembers of tokens. Both are read in one query a request."""
 
     value = models.BigIntegerField(default=0)
+    access = models.BigIntegerField(default=0)
 
     def __str__(self) -> str:
         return str(self.value)

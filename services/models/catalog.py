@@ -164,7 +164,15 @@ class Service(models.Model):
 
     @property
     def repository_url(self) -> str:
-        return f"https://{self.repository}" if self.repository else ""
+        """Its web page ("" for the local host's bare repositories, which have none)."""
+        from services.hosts.repository_keys import repository_web_url  # models load before the hosts
+
+        return repository_web_url(self.repository)
+
+    @property
+    def local_clone(self) -> str:
+        """Where a repository of the local host can be cloned from ("" elsewhere)."""
+        return str((self.annotations or {}).get("slipway.dev/local-repository", "")) if not self.repository_url else ""
 
 
 class ServiceDependency(models.Model):
@@ -194,6 +202,12 @@ class Runbook(models.Model):
     slug = models.SlugField(max_length=100)
     title = models.CharField(max_length=200)
     body = models.TextField(blank=True)
+    # Rendered once, when saved (catalog.writes; catalog.markdown bounds the work): reads never render.
+    html = models.TextField(blank=True, editable=False, help_text="The body as sanitized HTML.")
+    html_title_end = models.PositiveIntegerField(
+        default=0, editable=False, help_text="Where an opening <h1> repeating the title ends in `html` (the page "
+                                             "leaves it out); 0 when there is none.")
+    # A date, not a time: "I reviewed this runbook today", and staleness is counted in days.
     last_reviewed = models.DateField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -215,6 +229,14 @@ class RunbookRevision(models.Model):
     body = models.TextField(blank=True)
     author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)
+    # The change from the revision before, computed once when saved (catalog.writes, bounded by
+    # catalog.markdown): the history page reads it and never diffs.
+    line_count = models.PositiveIntegerField(default=0)
+    previous_line_count = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Lines of the revision before; empty for the first revision.")
+    diff = models.TextField(blank=True, help_text="Unified diff of the body against the revision before; empty "
+                                                  "when the text is the same or the diff too large.")
+    diff_too_large = models.BooleanField(default=False, help_text="Too many lines changed to show a line diff.")
 
     class Meta:
         ordering = ["runbook", "-number"]

@@ -13,13 +13,13 @@ from typing import Any
 
 from django.db import transaction
 
-from services.catalog import writes
+from services.catalog import claims, writes
 from services.errors import CatalogError
 from services.hosts.base import EnvironmentSpec, PermanentHostError, Repository, RepositoryHost
 from services.models import Environment, ProvisioningRun, Runbook, RunStep, Service, Team
 from services.scaffolder import templates
 
-RUN_ANNOTATION = "slipway.dev/provisioning-run"
+RUN_ANNOTATION = claims.RUN_ANNOTATION  # server-only: no client sets it (catalog/claims.py)
 PROVENANCE_PATH = ".slipway/provenance.json"
 RUNBOOK_PATH = "docs/runbook.md"
 
@@ -76,7 +76,8 @@ def scaffold_render(context: StepContext) -> dict[str, Any]:
         run.template_version = template.version
     values = templates.inputs_validate(template, run.inputs)
     files = templates.scaffold_render(
-        template, values, portal=templates.portal_values(template, owner=run.owner.slug, run_id=str(run.pk)))
+        template, values, portal=templates.portal_values(template, owner=run.owner.slug, run_id=str(run.pk),
+                                                         team=run.owner, service_name=run.service_slug, host=run.host))
     if PROVENANCE_PATH not in files:  # the template has none of its own: record it for upgrades
         files[PROVENANCE_PATH] = json.dumps(
             {"template": template.name, "template_version": template.version, "inputs": values,
@@ -170,8 +171,8 @@ def catalog_register(context: StepContext) -> dict[str, Any]:
                 lifecycle=str(run.inputs.get("lifecycle", "experimental")),
                 language="python", tags=list(template.tags),
                 links=[{"url": repository.web_url, "title": "Repository"}] if run.host != "local" else [],
-                annotations={RUN_ANNOTATION: str(run.pk), **(
-                    {"slipway.dev/local-repository": repository.clone_url} if run.host == "local" else {})},
+                run_id=run.pk, server_annotations=(
+                    {claims.LOCAL_REPOSITORY_ANNOTATION: repository.clone_url} if run.host == "local" else {}),
                 template=template.name, template_version=run.template_version,
             )
         except CatalogError as error:

@@ -1,9 +1,12 @@
 """Advance a run: claim it, run its steps in order, save state after each one.
 
-A worker claims a run with a conditional update (only one wins), renews a lease as it goes, and
-saves every step's outcome before the next begins. A killed worker leaves a lease that expires; the
-sweeper (tasks.sweep_runs) requeues the run and the next worker resumes at the first step not
-succeeded — actions are idempotent, so a step cut short is simply run again.
+A worker claims a run with a conditional update (only one wins), holds it with a short lease, and
+saves every step's outcome before the next begins. While a step runs, a heartbeat thread renews the
+lease every third of it, for at most SLIPWAY_STEP_TIMEOUT_SECONDS (a step running longer is presumed
+hung and left to expire). A killed worker stops renewing: its lease (30 s by default) expires, the
+sweeper (tasks.sweep_runs, every 15 s) requeues the run, and the next worker resumes at the first step
+not succeeded — within a minute, and never twice at once: actions are idempotent, so a step cut short
+is simply run again, and the lease's expiry is the token every write checks.
 
 A step that must wait (a rate-limit answer with Retry-After, backoff after a fault, or the GitHub
 write budget: throttle.WriteSlotDeferred) is handed back: the step is pending with the reason as its
@@ -15,7 +18,9 @@ from __future__ import annotations
 import datetime
 import logging
 import random
+import threading
 import time
+from types import TracebackType
 from typing import Any
 
 from django.conf import settings
@@ -27,12 +32,13 @@ from django.utils import timezone
 from services.audit import audit_record, audit_source
 from services.hosts import host_for
 from services.hosts.base import HostError, TransientHostError
-from services.hosts.budget import WriteSlotDeferred
+from services.hosts.budget import BUDGET_REASON, QUEUE_REASON, WriteSlotDeferred
 from services.hosts.secrets import redact
 from services.models import ProvisioningRun, RunStep
 from services.scaffolder.actions import ACTIONS, StepContext
 
 logger = logging.getLogger(__name__)
+BUDGET_REASONS = (BUDGET_REASON, QUEUE_REASON)  # how a step waiting for the write budget says so
 
 State = ProvisioningRun.State
 StepState = RunStep.State
@@ -43,6 +49,46 @@ DATABASE_FAULTS = (OperationalError, InterfaceError)
 
 def lease_seconds() -> float:
     return float(settings.SLIPWAY_RUN_LEASE_SECONDS)
+
+
+class Heartbeat:
+    """Renew a run's lease every third of it while a step runs, in a thread with its own database
+    connection, until the step ends, the lease is lost, or SLIPWAY_STEP_TIMEOUT_SECONDS pass."""
+
+    def __init__(self, run: ProvisioningRun) -> None:
+        self.run = run
+        self.stopped = threading.Event()
+        self.thread: threading.Thread | None = None
+
+    def __enter__(self) -> Heartbeat:
+        # Inside a transaction (a test calling the runner in its own), another connection would see
+        # neither the run nor its lease: there is no one to take the run over either.
+        if not transaction.get_connection().in_atomic_block:
+            self.thread = threading.Thread(target=self._beat, name=f"lease-{self.run.pk}", daemon=True)
+            self.thread.start()
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 traceback: TracebackType | None) -> None:
+        self.stopped.set()
+        if self.thread is not None:
+            self.thread.join()
+
+    def _beat(self) -> None:
+        deadline = time.monotonic() + float(settings.SLIPWAY_STEP_TIMEOUT_SECONDS)
+        try:
+            while not self.stopped.wait(lease_seconds() / 3):
+                if time.monotonic() > deadline:
+                    logger.warning("run.step_overran", extra={"run": str(self.run.pk)})
+                    return
+                try:
+                    if not _renew(self.run):
+                        return
+                except DATABASE_FAULTS:  # the next beat tries again; the lease has time left
+                    logger.warning("run.heartbeat_failed", extra={"run": str(self.run.pk)}, exc_info=True)
+                    connection.close_if_unusable_or_obsolete()
+        finally:
+            connection.close()  # this thread's own connection
 
 
 def backoff_seconds(attempt: int) -> float:
@@ -123,11 +169,12 @@ def run_advance(run_id: Any) -> float | None:
                                                                       timezone.now(), "")
             step.finished_at = None
             step.save(update_fields=["state", "attempts", "started_at", "error", "finished_at"])
-        if settings.SLIPWAY_STEP_DELAY_SECONDS:
-            time.sleep(settings.SLIPWAY_STEP_DELAY_SECONDS)  # demos and fault tests: widen each step
         context = StepContext(run=run, step=step, host=host)
         try:
-            output = ACTIONS[step.action](context)
+            with Heartbeat(run):
+                if settings.SLIPWAY_STEP_DELAY_SECONDS:
+                    time.sleep(settings.SLIPWAY_STEP_DELAY_SECONDS)  # demos and fault tests: widen each step
+                output = ACTIONS[step.action](context)
         except TransientHostError as error:
             _count_calls(run, host)
             return _step_transient(run, step, context, error)
@@ -180,7 +227,7 @@ def _step_transient(run: ProvisioningRun, step: RunStep, context: StepContext, e
         step.save(update_fields=["state", "error", "log", "attempts"])
         now = timezone.now()
         if deferred_until is not None:
-            resume_at = deferred_until
+            resume_at = fair_turn(run, deferred_until, now=now)
             delay = max((resume_at - now).total_seconds(), 0.0)
         else:
             resume_at = now + datetime.timedelta(seconds=delay)
@@ -190,6 +237,19 @@ def _step_transient(run: ProvisioningRun, step: RunStep, context: StepContext, e
         logger.info("run.step_deferred", extra={"run": str(run.pk), "step": step.action,
                                                 "resume_at": resume_at.isoformat()})
     return delay
+
+
+def fair_turn(run: ProvisioningRun, slot_at: datetime.datetime, *, now: datetime.datetime) -> datetime.datetime:
+    """When the GitHub write budget defers runs, teams take turns: a run whose team already has k runs
+    waiting for the budget resumes k write intervals (an hour / SLIPWAY_GITHUB_WRITES_PER_HOUR) after
+    the slot. One team's hundred waiting runs come back spread out; another team's single run is among
+    the first again, instead of behind all of them."""
+    for_budget = Q(error__startswith=BUDGET_REASONS[0]) | Q(error__startswith=BUDGET_REASONS[1])
+    waiting = (RunStep.objects.filter(for_budget, run__owner_id=run.owner_id, run__state=State.QUEUED,
+                                      run__not_before__gt=now, state=StepState.PENDING)
+               .exclude(run_id=run.pk).values("run_id").distinct().count())
+    interval = 3600.0 / max(int(settings.SLIPWAY_GITHUB_WRITES_PER_HOUR or 0), 1)
+    return slot_at + datetime.timedelta(seconds=waiting * interval)
 
 
 def _step_database_fault(run: ProvisioningRun, step: RunStep, context: StepContext, host: Any,

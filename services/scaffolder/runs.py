@@ -12,15 +12,17 @@ import django_filters
 import orjson
 from celery import current_app
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
 from services.audit import audit_record
+from services.catalog import search
 from services.catalog.writes import resolve_team
-from services.errors import Conflict, InvalidInput
+from services.errors import Conflict, InvalidInput, TooManyRequests
 from services.models import ProvisioningRun, RunStep, Service, Team
-from services.scaffolder import switches, templates
+from services.scaffolder import namecheck, switches, templates
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +43,51 @@ def _steps_for(template: templates.Template) -> list[tuple[str, dict[str, Any]]]
         }))
     steps += [("repo.protect_branch", {}), ("catalog.register", {})]
     return steps
+
+
+DAY = datetime.timedelta(days=1)
+ACTIVE_STATES = (State.QUEUED, State.RUNNING)
+
+
+def _wait_words(seconds: float) -> str:
+    minutes = max(1, round(seconds / 60))
+    return f"{minutes} minute{'s' if minutes != 1 else ''}" if minutes < 90 else f"{round(minutes / 60)} hours"
+
+
+def _quota_check(actor: Any, team: Team) -> None:
+    """Refuse a new run (429) when the person or the team has too many runs under way or has started
+    too many in the last 24 hours (settings SLIPWAY_RUNS_*; 0 switches a limit off). Called inside
+    the run's transaction with the person's and the team's rows locked, so two requests at once
+    cannot both take the last place."""
+    if not any((settings.SLIPWAY_RUNS_ACTIVE_PER_PERSON, settings.SLIPWAY_RUNS_ACTIVE_PER_TEAM,
+                settings.SLIPWAY_RUNS_PER_PERSON_PER_DAY, settings.SLIPWAY_RUNS_PER_TEAM_PER_DAY)):
+        return
+    now = timezone.now()
+    person = actor if getattr(actor, "is_authenticated", False) else None
+    if person is not None:
+        get_user_model().objects.select_for_update().filter(pk=person.pk).first()
+    Team.objects.select_for_update().filter(pk=team.pk).first()
+    checks = [("team", f"team {team.slug}", ProvisioningRun.objects.filter(owner=team),
+               settings.SLIPWAY_RUNS_ACTIVE_PER_TEAM, settings.SLIPWAY_RUNS_PER_TEAM_PER_DAY)]
+    if person is not None:
+        checks.insert(0, ("you", "you", ProvisioningRun.objects.filter(requested_by=person),
+                          settings.SLIPWAY_RUNS_ACTIVE_PER_PERSON, settings.SLIPWAY_RUNS_PER_PERSON_PER_DAY))
+    for who, name, runs, active_limit, daily_limit in checks:
+        field = "owner" if who == "team" else "requested_by"
+        if active_limit and runs.filter(state__in=ACTIVE_STATES).count() >= active_limit:
+            raise TooManyRequests(
+                f"{name.capitalize()} already {'have' if who == 'you' else 'has'} {active_limit} runs queued or "
+                f"running, the most allowed at once. Start this one when one of them has finished.",
+                {field: [f"at most {active_limit} runs at once"]}, retry_after=60)
+        if daily_limit:
+            recent = list(runs.filter(created_at__gt=now - DAY).order_by("-created_at")
+                          .values_list("created_at", flat=True)[:daily_limit])
+            if len(recent) >= daily_limit:
+                wait = (recent[-1] + DAY - now).total_seconds()
+                raise TooManyRequests(
+                    f"{name.capitalize()} started {daily_limit} runs in the last 24 hours, the most allowed. "
+                    f"The next one can start in {_wait_words(wait)}.",
+                    {field: [f"at most {daily_limit} runs a day"]}, retry_after=int(wait) + 1)
 
 
 def request_hash(*, template: str, owner: str, inputs: Any) -> str:
@@ -86,8 +133,12 @@ def run_create(*, actor: Any, template: str, owner: str, inputs: Any, idempotenc
     if Service.objects.filter(slug=slug).exists():
         raise Conflict(f"A service named '{slug}' is in the catalog already.",
                        {f"inputs.{templates.NAME_INPUT}": ["a service with this name exists"]})
+    if namecheck.host_answer(slug) == namecheck.TAKEN:  # asked lately by the wizard (through a worker)
+        raise Conflict(namecheck.taken_words(slug).capitalize() + ".",
+                       {f"inputs.{templates.NAME_INPUT}": [namecheck.taken_words(slug)]})
     try:
         with transaction.atomic():
+            _quota_check(actor, team)
             run = ProvisioningRun.objects.create(
                 template=definition.name, template_version=definition.version, inputs=values, owner=team,
                 requested_by=actor if getattr(actor, "is_authenticated", False) else None,
@@ -186,21 +237,33 @@ def run_preview(*, template: str, owner: str, inputs: Any) -> dict[str, Any]:
         raise InvalidInput.field("owner", f"no team '{owner}'")
     values = templates.inputs_validate(definition, inputs)
     files = templates.scaffold_render(definition, values,
-                                        portal=templates.portal_values(definition, owner=team.slug))
+                                        portal=templates.portal_values(
+                                            definition, owner=team.slug, team=team,
+                                            service_name=str(values.get(templates.NAME_INPUT, ""))))
     return {"template": definition.name, "version": definition.version, "tree": sorted(files),
             "files": [{"path": path, "content": files[path]} for path in sorted(files)]}
 
 
 class RunFilter(django_filters.FilterSet):
+    """The runs list's filters, held to formats as the catalog's are (catalog/search.py): a malformed
+    value is a 400 naming the parameter; a well-formed one no run has answers an empty list."""
+
     state = django_filters.ChoiceFilter(choices=ProvisioningRun.State.choices)
-    template = django_filters.CharFilter()
-    owner = django_filters.CharFilter(field_name="owner__slug", lookup_expr="iexact")
-    requested_by = django_filters.CharFilter(field_name="requested_by__username", lookup_expr="iexact")
-    mine = django_filters.BooleanFilter(method="filter_mine", help_text="Only runs I requested.")
+    template = django_filters.CharFilter(validators=[search.text_format(100, "a template name")],
+                                         help_text="A template's name." + search.UNKNOWN_IS_EMPTY)
+    owner = django_filters.CharFilter(field_name="owner__slug", lookup_expr="iexact", validators=[search.TEAM_SLUG],
+                                      help_text="The owner team's slug." + search.UNKNOWN_IS_EMPTY)
+    requested_by = django_filters.CharFilter(
+        field_name="requested_by__username", lookup_expr="iexact", validators=[search.text_format(150, "a username")],
+        help_text="Who asked for the run (a username)." + search.UNKNOWN_IS_EMPTY)
+    # A strict choice: django-filter's BooleanFilter quietly ignores a value it cannot read (?mine=maybe).
+    mine = django_filters.ChoiceFilter(choices=search.STRICT_BOOLEAN, method="filter_mine",
+                                       error_messages={"invalid_choice": "true or false"},
+                                       help_text="true: only runs I requested.")
 
     class Meta:
         model = ProvisioningRun
         fields: list[str] = []
 
-    def filter_mine(self, queryset: QuerySet, name: str, value: bool) -> QuerySet:
-        return queryset.filter(requested_by=self.request.user) if value else queryset
+    def filter_mine(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        return queryset.filter(requested_by=self.request.user) if value == "true" else queryset

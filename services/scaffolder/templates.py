@@ -26,10 +26,11 @@ from typing import Any
 from cookiecutter.environment import ExtensionLoaderMixin
 from cookiecutter.generate import is_copy_only_path
 from django.conf import settings
+from django.utils import timezone
 from jinja2 import StrictUndefined, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 
-from services.catalog.refs import SLUG_PATTERN
+from services.catalog.refs import SLUG_PATTERN, SLUG_RULE
 from services.errors import InvalidInput, NotFound
 
 MAX_STRING = 1000
@@ -58,6 +59,7 @@ class InputSpec:
     label: str
     help: str = ""
     pattern: str = ""
+    pattern_help: str = ""  # the pattern in words, for people (messages never show the regular expression)
     min_length: int | None = None
     max_length: int | None = None
     minimum: int | None = None
@@ -152,7 +154,8 @@ def _input_spec(name: str, default: Any, prompts: dict[str, Any], rules: dict[st
             raise TemplateBroken(f"input {name} is a choice without choices")
     return InputSpec(
         name=name, type=kind, default=default, label=str(label), help=str(rules.get("help", "")),
-        pattern=str(rules.get("pattern", "")), min_length=rules.get("min_length"),
+        pattern=str(rules.get("pattern", "")), pattern_help=str(rules.get("pattern_help", "")),
+        min_length=rules.get("min_length"),
         max_length=rules.get("max_length"), minimum=rules.get("minimum"), maximum=rules.get("maximum"),
         choices=choices, required=bool(rules.get("required", True)), multiline=bool(rules.get("multiline", False)),
     )
@@ -236,7 +239,10 @@ def _string_problem(spec: InputSpec, value: Any) -> str | None:
     if spec.min_length is not None and len(value) < spec.min_length:
         return f"must be at least {spec.min_length} characters"
     if spec.pattern and not re.fullmatch(spec.pattern, value):
-        return f"must match {spec.pattern}"
+        # The template's words for its pattern (`pattern_help` beside `pattern` in its metadata), else a
+        # plain sentence: people are never answered with a regular expression.
+        return f"must be {spec.pattern_help}" if spec.pattern_help else (
+            "is not in the form this template expects for it (see the field's help)")
     return None
 
 
@@ -281,7 +287,7 @@ def inputs_validate(template: Template, raw: Any) -> dict[str, Any]:
             value = spec.default
         problem = _value_problem(spec, value)
         if problem is None and spec.name == NAME_INPUT and not SLUG_PATTERN.match(value):
-            problem = "must be a DNS label: lower-case letters, digits and hyphens (it names the repository)"
+            problem = f"must be a DNS label, {SLUG_RULE} (it names the repository)"
         if problem:
             errors[f"inputs.{spec.name}"] = [problem]
         else:
@@ -372,12 +378,25 @@ def scaffold_render(template: Template, values: dict[str, Any], *, portal: dict[
     return files
 
 
-def portal_values(template: Template, *, owner: str, run_id: str = "") -> dict[str, Any]:
-    """What the portal fills in itself: the owner, the organisation, and provenance."""
-    organisation = settings.SLIPWAY_GITHUB_ORG if settings.SLIPWAY_REPO_HOST == "github" else ""
+def portal_values(template: Template, *, owner: str, run_id: str = "", team: Any = None,
+                  service_name: str = "", host: str = "") -> dict[str, Any]:
+    """What the portal fills in itself: the owner, the organisation, provenance, and what it knows that
+    a generated runbook would otherwise leave as placeholders (`_slipway_portal`: the team's contacts,
+    where the repository is, today's date). All of it is data in the context, never rendered itself."""
+    host = host or settings.SLIPWAY_REPO_HOST
+    organisation = settings.SLIPWAY_GITHUB_ORG if host == "github" else ""
+    owner_slug = organisation or settings.SLIPWAY_LOCAL_OWNER
+    repository_url = ""
+    if host == "local" and service_name:  # no web page: say where the bare repository is
+        repository_url = str(Path(settings.SLIPWAY_REPOSITORY_DIR) / settings.SLIPWAY_LOCAL_OWNER / f"{service_name}.git")
     return {
         "owner": owner,
-        "github_org": organisation or settings.SLIPWAY_LOCAL_OWNER,
+        "github_org": owner_slug,
         "_slipway_provenance": {"template_version": template.version, "generator": "slipway",
                                 "run_id": run_id or None},
+        "_slipway_portal": {
+            "team_name": str(getattr(team, "name", "") or ""), "chat_channel": str(getattr(team, "chat_channel", "") or ""),
+            "on_call": str(getattr(team, "on_call", "") or ""), "email": str(getattr(team, "email", "") or ""),
+            "repository_url": repository_url, "reviewed_on": timezone.localdate().isoformat(),
+        },
     }

@@ -48,17 +48,22 @@ class OwnershipView(LoginRequiredMixin, View):
         if not form.is_valid():
             return render(request, "services/ownership.html", context, status=400)
         text = form.cleaned_data["q"].strip()
-        problem = ""
+        problem, looked_up = "", False
         for kind, value in _ownership_candidates(text):
             try:
                 answer = ownership.ownership_answer(kind, value)
             except NotFound:
+                looked_up = True
                 continue
             except InvalidInput as error:
                 problem = error.detail
                 continue
             context.update(kind=kind, answer=answer)
             return render(request, "services/ownership.html", context)
+        if problem and not looked_up:
+            # Nothing could even be looked up (a repository URL that is not one): a bad value, said so.
+            form.add_error("q", problem)
+            return render(request, "services/ownership.html", context, status=400)
         suggestions = search.catalog_search(text.replace("/", " ").replace(":", " "), limit=SUGGESTIONS)
         named = [s for s in suggestions["services"] if s.name.lower() == text.lower()]
         if len(named) == 1:

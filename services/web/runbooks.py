@@ -1,6 +1,7 @@
-"""Runbooks: read (sanitized Markdown), create and edit with a live preview, revisions with diffs."""
+"""Runbooks: read (the sanitized HTML kept when saved), create and edit with a live preview, revisions
+with the change each made (diffed when saved). Reading a runbook or its history never renders Markdown
+nor diffs text: both cost a fixed number of queries and no work that grows with the text."""
 
-import difflib
 from typing import Any
 
 from django.contrib import messages
@@ -8,32 +9,35 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.html import escape
+from django.utils.safestring import SafeString, mark_safe
 from django.views import View
 
 from services.access.permissions import (
     can_edit_service,
 )
 from services.catalog import reads, writes
-from services.catalog.markdown import render_markdown
+from services.catalog.markdown import MAX_BODY_CHARS, render_markdown
 from services.errors import CatalogError, NotFound
 from services.models import (
     Runbook,
     Service,
 )
 from services.web.base import LoginRequiredMixin, add_errors, service_or_404
-from services.web.catalog import REVISIONS_LISTED
 from services.web.forms.catalog import (
     RunbookCreateForm,
     RunbookForm,
 )
 
+REVISIONS_PER_PAGE = 50
+
 # ---------------------------------------------------------------------------------------------
 # Runbooks.
 
 
-def _runbook_or_404(slug: str, runbook_slug: str) -> Runbook:
+def _runbook_or_404(slug: str, runbook_slug: str, leave_out: tuple[str, ...] = ()) -> Runbook:
     try:
-        return reads.runbook_page(slug, runbook_slug)
+        return reads.runbook_page(slug, runbook_slug, leave_out=leave_out)
     except NotFound as error:
         raise Http404(error.detail) from None
 
@@ -47,12 +51,14 @@ class RunbookDetailView(LoginRequiredMixin, View):
     """A runbook, its Markdown rendered and sanitized, with when it was last reviewed."""
 
     def get(self, request: HttpRequest, slug: str, runbook_slug: str) -> HttpResponse:
-        runbook = _runbook_or_404(slug, runbook_slug)
+        runbook = _runbook_or_404(slug, runbook_slug, leave_out=("body",))
         return render(request, "runbooks/runbook_detail.html", {
-            "runbook": runbook, "service": runbook.service, "html": render_markdown(runbook.body, title=runbook.title),
+            "runbook": runbook, "service": runbook.service,
+            "html": mark_safe(runbook.html[runbook.html_title_end:]),  # noqa: S308 - sanitized when saved
             "stale": reads.runbook_is_stale(runbook), "stale_after": reads.RUNBOOK_STALE_AFTER_DAYS,
+            "reviewed_days_ago": reads.runbook_review_age(runbook),
             "can_edit": can_edit_service(request.user, runbook.service), "nav": "catalog",
-            "revision_count": runbook.revisions.count(),
+            "revision_count": runbook.revision_count,
         })
 
 
@@ -71,12 +77,14 @@ class RunbookUpdateView(LoginRequiredMixin, View):
     def _page(self, request: HttpRequest, form: RunbookForm, status: int = 200, preview: str | None = None
               ) -> HttpResponse:
         return render(request, self.template_name, {
-            "form": form, "runbook": self.runbook, "service": self.runbook.service, "preview": preview,
+            "form": form, "runbook": self.runbook, "service": self.runbook.service,
+            "preview": _form_preview(form) if preview is None else preview,
             "stale": reads.runbook_is_stale(self.runbook), "nav": "catalog",
         }, status=status)
 
     def get(self, request: HttpRequest, slug: str, runbook_slug: str) -> HttpResponse:
-        return self._page(request, RunbookForm.for_runbook(self.runbook))
+        # The preview opens showing the text being edited: the HTML kept when it was saved.
+        return self._page(request, RunbookForm.for_runbook(self.runbook), preview=self.runbook.html)
 
     def post(self, request: HttpRequest, slug: str, runbook_slug: str) -> HttpResponse:
         form = RunbookForm.for_runbook(self.runbook, data=request.POST)
@@ -106,7 +114,8 @@ class RunbookCreateView(LoginRequiredMixin, View):
     def _page(self, request: HttpRequest, form: RunbookForm, status: int = 200, preview: str | None = None
               ) -> HttpResponse:
         return render(request, "runbooks/runbook_edit.html", {
-            "form": form, "service": self.service, "creating": True, "preview": preview, "nav": "catalog",
+            "form": form, "service": self.service, "creating": True, "nav": "catalog",
+            "preview": _form_preview(form) if preview is None else preview,
         }, status=status)
 
     def get(self, request: HttpRequest, slug: str) -> HttpResponse:
@@ -137,45 +146,50 @@ class RunbookPreviewView(LoginRequiredMixin, View):
     def post(self, request: HttpRequest, slug: str) -> HttpResponse:
         service = service_or_404(slug)
         _require_editor(request, service)
-        body = request.POST.get("body", "")[:200_000]
+        body = request.POST.get("body", "")
+        if len(body) > MAX_BODY_CHARS:
+            return render(request, "runbooks/partials/_preview.html", {"too_long": len(body),
+                                                                       "max_body_chars": MAX_BODY_CHARS})
         return render(request, "runbooks/partials/_preview.html", {"preview": render_markdown(body)})
 
 
-def _diff(old: str, new: str, old_label: str, new_label: str) -> list[tuple[str, str]]:
-    """A unified diff as (kind, line) pairs; the template escapes the lines."""
-    lines: list[tuple[str, str]] = []
-    for line in difflib.unified_diff(old.splitlines(), new.splitlines(), old_label, new_label, lineterm="", n=3):
-        if line.startswith(("---", "+++")):
-            kind = "file"
-        elif line.startswith("@@"):
-            kind = "hunk"
-        elif line.startswith("+"):
-            kind = "add"
-        elif line.startswith("-"):
-            kind = "del"
-        else:
-            kind = "context"
-        lines.append((kind, line))
-    return lines
+def _form_preview(form: RunbookForm) -> str:
+    """The preview of a form sent back (refused, or the Preview button): its body, if that was valid."""
+    if not form.is_bound or "body" in form.errors:
+        return ""
+    return render_markdown(form.cleaned_data.get("body", ""))
+
+
+def diff_html(diff: str) -> SafeString:
+    """A stored unified diff as escaped lines, each in a span of its kind: file, hunk, add, del, context."""
+    spans = []
+    for index, line in enumerate(diff.splitlines()):
+        # The first two lines are the header (a deleted line "-- x" starts with "---" too).
+        kind = "file" if index < 2 else {"@": "hunk", "+": "add", "-": "del"}.get(line[:1], "context")
+        spans.append(f'<span class="diff-{kind}">{escape(line)}</span>')
+    return mark_safe("".join(spans))  # noqa: S308 - every line escaped above
 
 
 class RunbookHistoryView(LoginRequiredMixin, View):
-    """A runbook's revisions, and the difference between two of them (the last two by default)."""
+    """A runbook's revisions, newest first, a page at a time, and the change one of them made (the
+    newest by default): the diff kept when it was saved."""
 
     def get(self, request: HttpRequest, slug: str, runbook_slug: str) -> HttpResponse:
-        runbook = _runbook_or_404(slug, runbook_slug)
-        revisions = list(runbook.revisions.select_related("author__profile").order_by("-number")[:REVISIONS_LISTED])
-        by_number = {revision.number: revision for revision in revisions}
-        newest = revisions[0].number if revisions else 0
-        to_number = _int(request.GET.get("to"), newest)
-        from_number = _int(request.GET.get("from"), to_number - 1)
-        old, new = by_number.get(from_number), by_number.get(to_number)
-        diff: list[tuple[str, str]] = []
-        if old is not None and new is not None:
-            diff = _diff(old.body, new.body, f"revision {old.number}", f"revision {new.number}")
+        runbook = _runbook_or_404(slug, runbook_slug, leave_out=("body", "html"))
+        newest = runbook.newest_revision
+        pages = max(1, -(-newest // REVISIONS_PER_PAGE))
+        page = min(max(_int(request.GET.get("page"), 1), 1), pages)
+        top = newest - (page - 1) * REVISIONS_PER_PAGE
+        bottom = top - REVISIONS_PER_PAGE + 1
+        # `to` is the parameter of links made before each revision kept its own change.
+        number = _int(request.GET.get("revision") or request.GET.get("to"), newest)
+        rows = list(reads.runbook_revisions(runbook, newest=top, oldest=bottom, shown=number))
+        shown = next((row for row in rows if row.number == number), None)
         return render(request, "runbooks/runbook_history.html", {
-            "runbook": runbook, "service": runbook.service, "revisions": revisions, "old": old, "new": new,
-            "diff": diff, "from_number": from_number, "to_number": to_number, "nav": "catalog",
+            "runbook": runbook, "service": runbook.service, "nav": "catalog",
+            "revisions": [row for row in rows if bottom <= row.number <= top], "shown": shown,
+            "diff": diff_html(shown.shown_diff) if shown else "", "page": page, "pages": pages,
+            "newer_page": page - 1 if page > 1 else None, "older_page": page + 1 if page < pages else None,
         })
 
 

@@ -100,6 +100,8 @@ def run_context(request: HttpRequest, run: ProvisioningRun) -> dict[str, Any]:
     return {
         "run": run, "steps": rows, "done": done, "total_steps": len(rows), "summary": summary, "active": active,
         "duration": total, "reason": reason, "failed_step": failed,
+        # repo.create refused a name it found taken (hosts' NameTaken): retrying cannot help.
+        "name_taken": bool(failed and failed.action == "repo.create" and "already exists" in (failed.error or "")),
         "can_act": can_act_on_run(request.user, run),
         "service_url": service_url(run.service_slug),
         "show_web_link": bool(run.web_url) and run.web_url.startswith(("https://", "http://")),

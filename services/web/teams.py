@@ -15,7 +15,7 @@ from services.access.permissions import (
     can_edit_team,
     can_manage_members,
 )
-from services.catalog import reads, writes
+from services.catalog import people, reads, writes
 from services.catalog.search import TeamFilter
 from services.errors import CatalogError, NotFound
 from services.models import (
@@ -107,7 +107,7 @@ class TeamUpdateView(LoginRequiredMixin, View):
         form = TeamForm.for_team(self.team, structure=self.structure, data=request.POST)
         if form.is_valid():
             try:
-                writes.team_update(actor=request.user, team=self.team, data=form.changed_values())
+                people.team_update(actor=request.user, team=self.team, data=form.changed_values())
             except CatalogError as error:
                 add_errors(form, error)
         if form.errors:
@@ -130,10 +130,10 @@ class TeamMembersView(LoginRequiredMixin, View):
             try:
                 user = writes.resolve_user(username, field="username")
                 if request.POST.get("remove"):
-                    writes.membership_remove(actor=request.user, team=team, user=user)
+                    people.membership_remove(actor=request.user, team=team, user=user)
                     messages.success(request, f"{user.get_username()} is no longer in {team.name}.")
                 else:
-                    writes.membership_set(actor=request.user, team=team, user=user, role=form.cleaned_data["role"])
+                    people.membership_set(actor=request.user, team=team, user=user, role=form.cleaned_data["role"])
                     messages.success(request, f"{user.get_username()} is a {form.cleaned_data['role']} of {team.name}.")
             except CatalogError as error:
                 add_errors(form, error)

@@ -20,9 +20,9 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from services.access.permissions import can_manage_templates, can_start_run, run_owner_teams
 from services.errors import CatalogError, InvalidInput, NotFound
-from services.models import RunStep, Team
+from services.models import ProvisioningRun, RunStep, Team
+from services.scaffolder import namecheck, switches, templates
 from services.scaffolder import runs as provisioning_runs
-from services.scaffolder import switches, templates
 from services.web.forms.wizard import INPUT_PREFIX, NewServiceForm
 
 RUNS_PER_PAGE = 25
@@ -151,8 +151,23 @@ class ServiceCreateView(LoginRequiredMixin, View):
         if (off := _template_off_page(request, definition)) is not None:
             return off
         teams = list(run_owner_teams(request.user))
-        form = NewServiceForm(template=definition, teams=teams)
+        form = NewServiceForm(template=definition, teams=teams, initial=self._answers_of(request, definition))
         return self._form_page(request, form, teams)
+
+    @staticmethod
+    def _answers_of(request: HttpRequest, definition: templates.Template) -> dict[str, Any]:
+        """`?from=<run id>`: start again with the answers of an earlier run of this template (a failed
+        one, say, whose name turned out to be taken), to change what needs changing."""
+        run_id = request.GET.get("from", "")
+        try:
+            run = ProvisioningRun.objects.select_related("owner").filter(
+                pk=uuid.UUID(run_id), template=definition.name).first() if run_id else None
+        except ValueError:
+            run = None
+        if run is None:
+            return {}
+        return {**{f"{INPUT_PREFIX}{key}": value for key, value in (run.inputs or {}).items()},
+                "owner": run.owner.slug}
 
     def post(self, request: HttpRequest, template: str) -> HttpResponse:
         definition = _template_or_404(template)
@@ -274,4 +289,13 @@ class ServiceNameCheckView(PartialLoginRequiredMixin, View):
                 problem = (error.errors.get(NAME_FIELD) or [""])[0]
             if not problem:
                 problem = provisioning_runs.service_name_problem(name) or ""
-        return render(request, "wizard/partials/_name_check.html", {"name": name, "problem": problem})
+        host_state = ""
+        if name and not problem:
+            # The repository host is asked by a worker, never here: "checking" polls until it answered.
+            host_state = namecheck.ask_host(name)
+            if host_state == namecheck.TAKEN:
+                problem = namecheck.taken_words(name)
+        return render(request, "wizard/partials/_name_check.html", {
+            "name": name, "problem": problem, "host_state": host_state, "host": namecheck.host_words(),
+            "check_url": reverse("wizard:service_name_check", kwargs={"template": definition.name}),
+            "name_field": NAME_FIELD})

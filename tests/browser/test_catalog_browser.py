@@ -37,7 +37,11 @@ def _both_widths(page, screenshot, name: str) -> None:
     for width, suffix in ((LAPTOP, "laptop"), (PHONE, "phone")):
         page.set_viewport_size({"width": width, "height": 900})
         overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
-        assert overflow <= 0, f"{name} scrolls sideways by {overflow}px at {width}px"
+        culprits = page.evaluate("""() => { const w = document.documentElement.clientWidth; const out = [];
+          for (const el of document.querySelectorAll('body *')) { const r = el.getBoundingClientRect();
+            if (r.right > w + 1 && el.children.length === 0) out.push(el.tagName + '.' + el.className + ' ' + Math.round(r.right)); }
+          return out.slice(0, 12); }""")
+        assert overflow <= 0, f"{name} scrolls sideways by {overflow}px at {width}px: {culprits}"
         screenshot(f"catalog-{name}-{suffix}")
     page.set_viewport_size({"width": LAPTOP, "height": 900})
 
@@ -98,7 +102,7 @@ def test_owner_edits_a_service_in_place(page, live_server, sign_in, screenshot, 
 
     page.get_by_label("Tags").fill("payments, Not A Tag")
     page.get_by_role("button", name="Save changes").click()
-    expect(page.locator("#id_tags_errors")).to_contain_text("Tags are lower-case words")
+    expect(page.locator("#id_tags_errors")).to_contain_text("A tag is 1 to 63 characters: lowercase letters")
     expect(page.get_by_label("Tags")).to_have_attribute("aria-invalid", "true")
     expect(page.get_by_label("Tags")).to_be_focused()  # the first field in error
     _both_widths(page, screenshot, "service-edit-errors")
@@ -120,9 +124,13 @@ def test_owner_edits_a_runbook_with_preview_and_sees_the_revision(page, live_ser
     expect(page.locator("#runbook-title")).to_have_text("Ledger on-call runbook")
     _both_widths(page, screenshot, "runbook")
     page.get_by_role("link", name="Edit Ledger on-call runbook").click()
+    # The preview opens showing the text being edited, not "Nothing to preview yet".
+    expect(page.locator("#preview h2").first).to_have_text("Symptoms")
     body = page.get_by_label("Body")
     body.fill("# Ledger on call\n\n1. **Check** the reconciliation report.\n2. Page the DBA.\n")
-    expect(page.locator("#preview strong")).to_have_text("Check")  # live preview while typing
+    # Live preview while typing (it opened with the saved text: wait for the new one).
+    expect(page.locator("#preview")).to_contain_text("Page the DBA")
+    expect(page.locator("#preview strong")).to_have_text("Check")
     body.press("End")
     body.type("\n<script>alert(1)</script>")
     page.get_by_role("button", name="Preview").click()
@@ -193,3 +201,23 @@ def test_keyboard_reaches_the_main_content_first(page, live_server, sign_in, dem
     assert skip.bounding_box()["y"] >= 0  # shown when focused
     outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
     assert outline != "none"
+
+
+def test_the_longest_names_allowed_break_no_layout(page, live_server, sign_in, screenshot, demo):
+    # 200 characters (the most a name may have), once as one unbreakable word, once as words; the
+    # longest slugs too. No page may scroll sideways at laptop or phone width.
+    from services.models import Membership, Team
+    from tests.factories import MembershipFactory, ServiceFactory
+
+    word = "Ledgerreconciliationandsettlement" * 7
+    team = Team.objects.create(slug="t" * 100, name=word[:200], description=("settlement " * 50)[:500])
+    MembershipFactory(user=demo["viewer"], team=team, role=Membership.Role.LEAD)
+    ServiceFactory(slug="s" * 63, name=word[:200], owner_team=team, description=word[:1000],
+                   repository="github.com/" + "o" * 39 + "/" + "r" * 100, tags=["t" * 63])
+    ServiceFactory(slug="w" * 63, name=("Ledger reconciliation " * 10)[:200], owner_team=team)
+    sign_in("vera", PASSWORD)
+    for name, path in (("long-home", "/"), ("long-catalog", "/services/?q=s"), ("long-catalog-all", "/services/"),
+                       ("long-team", f"/teams/{team.slug}/"), ("long-service", f"/services/{'s' * 63}/"),
+                       ("long-teams", "/teams/"), ("long-owner", f"/ownership/?q={'s' * 63}")):
+        page.goto(f"{live_server.url}{path}")
+        _both_widths(page, screenshot, name)

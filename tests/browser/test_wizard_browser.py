@@ -82,7 +82,7 @@ def test_create_a_service_through_the_wizard_and_watch_the_run_succeed_live(page
     expect(name).to_have_value("my-service")
     name.fill("Bad_Name")
     assert name.evaluate("element => element.validity.patternMismatch") is True  # the pattern compiled
-    expect(page.locator("#name-check")).to_contain_text("Must match")
+    expect(page.locator("#name-check")).to_contain_text("Must be 3 to 40 lowercase letters")
     name.fill("taken-api")
     expect(page.locator("#name-check")).to_contain_text("A service with this name exists")
     name.fill("ledger-api")

@@ -61,10 +61,12 @@ def test_a_mixed_storm_over_several_runs_ends_with_each_run_done_exactly_once(me
 
 def test_a_worker_that_outlives_its_lease_leaves_the_run_to_its_successor(member_client, gh_team, github,
                                                                           monkeypatch, tmp_path):
-    # A call hangs past the lease: the sweeper hands the run to the worker's other process, which
+    # A call hangs past the step timeout, so the heartbeat stops renewing the lease: the sweeper hands
+    # the run to the worker's other process, which
     # finishes it. The first one's late outcome (a timeout, 6 s in) must be dropped, not written
     # over the finished run's step.
     monkeypatch.setenv("SLIPWAY_RUN_LEASE_SECONDS", "3")
+    monkeypatch.setenv("SLIPWAY_STEP_TIMEOUT_SECONDS", "2")  # the heartbeat gives the hung step up after 2 s
     hung = github.hang("PUT", "/repos/*/*/environments/staging", seconds=12, times=1)
     log = tmp_path / "worker.log"
     with celery_worker(concurrency=2, beat=True, log=log):

@@ -106,6 +106,7 @@ DECLARED_RULES = {
     "type",
     "required",
     "pattern",
+    "pattern_help",
     "min_length",
     "max_length",
     "minimum",
@@ -209,6 +210,8 @@ def test_cookiecutter_json_declares_every_input_for_the_portal(name):
             assert rules.get("min_length", 0) <= len(default) <= rules["max_length"]
             if "pattern" in rules:
                 assert re.fullmatch(rules["pattern"], default), key
+                # People are told the rule in the template's words, never the regular expression.
+                assert rules.get("pattern_help") and "^" not in rules["pattern_help"], key
     assert meta["inputs"]["service_name"]["pattern"] == "^[a-z][a-z0-9-]{1,38}[a-z0-9]$"
     assert meta["inputs"]["description"]["max_length"] == 200
     # Nothing that makes cookiecutter load code or skip rendering.

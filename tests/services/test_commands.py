@@ -88,3 +88,12 @@ def test_api_token_prints_a_new_hashed_token_that_authenticates_until_revoked(or
 def test_api_token_for_an_unknown_user_is_an_error(db):
     with pytest.raises(CommandError, match="No user 'ghost'"):
         run("api_token", "ghost")
+
+
+@pytest.mark.parametrize("query", ["http://[::1/a/b", "https://[::1/acme/ledger", "ssh://git@[zz]/acme/ledger"])
+def test_whoowns_answers_a_malformed_repository_url_with_a_clear_error_naming_it(org, query):
+    # urlsplit() raised ValueError here: a traceback instead of an answer.
+    with pytest.raises(CommandError) as caught:
+        run("whoowns", query)
+    assert caught.value.returncode == 2
+    assert "Invalid value for 'repo'" in str(caught.value) and "not a well-formed URL" in str(caught.value)

@@ -314,15 +314,43 @@ def test_a_changed_field_updates_the_row_and_the_audit_event_records_old_and_new
     assert event.changes == {"description": ["Old", "New"], "tags": [["python"], ["go"]]}
 
 
-def test_a_changed_owner_system_and_dependencies_update_the_service(tmp_path):
+def test_a_changed_owner_system_and_dependencies_update_the_service_with_force(tmp_path):
     run_import(tmp_path, component("ledger", owner="team-a", extra_spec="  dependsOn: [component:a]\n"))
 
-    report = run_import(tmp_path, component("ledger", owner="user:jane", extra_spec="  dependsOn: [component:b]\n"))
+    report = run_import(tmp_path, component("ledger", owner="user:jane", extra_spec="  dependsOn: [component:b]\n"),
+                        force=True)
 
     assert result_for(report, "ledger").changes == ["depends_on", "owner"]
     service = Service.objects.get(slug="ledger")
     assert service.owner_user.username == "jane" and service.owner_team is None
     assert list(service.dependencies.values_list("target_ref", flat=True)) == ["component:default/b"]
+
+
+def test_an_import_never_moves_a_service_to_another_owner_without_force(tmp_path):
+    # A copy-paste of another team's descriptor: the service keeps its owner, repository and links.
+    run_import(tmp_path, component("ledger", owner="team-a",
+                                   extra_metadata="  annotations:\n    github.com/project-slug: acme/ledger\n"))
+    before = Service.objects.values().get(slug="ledger")
+    events = AuditEvent.objects.filter(object_type="service").count()
+
+    report = run_import(tmp_path, component("ledger", owner="team-b"))
+
+    refused = result_for(report, "ledger")
+    assert refused.outcome == "invalid" and report.exit_code == 1
+    assert "owned by team-a in the catalog and this descriptor says team-b" in refused.reasons[0]
+    assert "--force" in refused.reasons[0]
+    assert Service.objects.values().get(slug="ledger") == before
+    assert AuditEvent.objects.filter(object_type="service").count() == events
+
+
+def test_an_import_never_sets_the_marks_of_a_provisioning_run(tmp_path):
+    marker = "slipway.dev/provisioning-run"
+    run_import(tmp_path, component("ledger", owner="team-a", extra_metadata=f"  annotations:\n    {marker}: forged\n"))
+    assert marker not in Service.objects.get(slug="ledger").annotations
+    Service.objects.filter(slug="ledger").update(annotations={marker: "run-1"})
+    report = run_import(tmp_path, component("ledger", owner="team-a", extra_metadata=f"  annotations:\n    {marker}: x\n"))
+    assert Service.objects.get(slug="ledger").annotations[marker] == "run-1"
+    assert any("set by Slipway's runs only" in note for note in result_for(report, "ledger").notes)
 
 
 def test_a_users_member_of_is_its_whole_list_of_teams(tmp_path):
@@ -575,6 +603,16 @@ def test_one_repository_named_by_several_components_goes_to_one_of_them(tmp_path
     assert Service.objects.get(slug="mono").repository == "github.com/acme/mono"
     assert Service.objects.get(slug="api").repository is None
     assert "repository 'github.com/acme/mono' belongs to service 'mono'" in result_for(report, "api").line()
+
+
+@pytest.mark.parametrize("location", ["url:http://[::1/a/b", "url:https://[zz]/acme/ledger"])
+def test_a_source_location_urllib_cannot_split_is_no_repository_not_a_crash(tmp_path, location):
+    # urlsplit() raised ValueError from inside the repository key: the whole import stopped with a traceback.
+    located = f"  annotations: {{backstage.io/source-location: '{location}'}}\n"
+    team = "---\n" + group("team-x")
+    report = run_import(tmp_path, component("ledger", extra_metadata=located) + team)
+    assert outcomes(report) == {"Component:ledger": "created", "Group:team-x": "created"}
+    assert Service.objects.get(slug="ledger").repository is None
 
 
 def test_a_shared_repository_named_like_none_of_its_components_goes_to_the_first_by_slug(tmp_path):

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from services.catalog.refs import EntityRef, parse_entity_ref
+from services.catalog.refs import EntityRef, is_valid_name, parse_entity_ref
 from services.errors import InvalidInput
 from services.hosts.repository_keys import normalize_repository
 
@@ -72,3 +74,46 @@ def test_a_reference_without_kind_and_no_default_is_refused():
 def test_malformed_references_are_refused(text):
     with pytest.raises(InvalidInput):
         parse_entity_ref(text, default_kind="group")
+
+
+@pytest.mark.parametrize("text", ["http://[::1/a/b", "https://[::1/acme/ledger", "http://[zz]/acme/ledger",
+                                  "ssh://git@[::1/acme/ledger.git", "https://github\uff03com/acme/ledger"])
+def test_urls_urllib_cannot_split_are_refused_naming_the_field(text):
+    # urlsplit() raises ValueError for each (a bad [IPv6] host; a host NFKC turns into '#'): it was a 500.
+    with pytest.raises(InvalidInput) as caught:
+        normalize_repository(text, field="repo")
+    assert list(caught.value.errors) == ["repo"]
+    assert "not a well-formed URL" in caught.value.errors["repo"][0]
+
+
+@given(st.sampled_from(["http://", "https://", "ssh://git@", "git://", "ftp://", ""]),
+       st.text(alphabet=st.sampled_from("[]:@/.#?%-_ aZ9\uff03\u2100\ufe5f"), max_size=30))
+def test_any_repository_reference_is_a_key_or_a_refusal_naming_the_field(prefix, rest):
+    try:
+        key = normalize_repository(prefix + rest, field="repo")
+    except InvalidInput as refused:
+        assert list(refused.errors) == ["repo"]
+    else:
+        assert key == key.lower() and key.count("/") >= 2
+
+
+@pytest.mark.parametrize("name", ["payments\n", "payments\n\n", "a" * 64, "-x", "x-", "a..b"])
+def test_names_are_checked_whole_not_up_to_a_trailing_newline(name):
+    # `$` matches before a final newline: the formats are matched in full.
+    assert not is_valid_name(name)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("create", "value"), [("service", "ledger\n"), ("team", "payments\n")])
+def test_a_slug_with_a_trailing_newline_is_refused_naming_slug_in_words(create, value):
+    from services.catalog import people, writes
+    from tests.factories import TeamFactory
+
+    TeamFactory(slug="owners")
+    with pytest.raises(InvalidInput) as caught:
+        if create == "service":
+            writes.service_create(actor=None, slug=value, owner="owners")
+        else:
+            people.team_create(actor=None, slug=value)
+    assert list(caught.value.errors) == ["slug"]
+    assert caught.value.errors["slug"][0].startswith("1 to 63 characters: ")

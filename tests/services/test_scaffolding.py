@@ -151,3 +151,25 @@ def test_the_sandbox_stops_unsafe_template_code(tmp_path, settings):
     settings.SLIPWAY_SCAFFOLDS_DIR = tmp_path
     with pytest.raises(templates.TemplateBroken, match="does not render"):
         templates.scaffold_render(templates.template_get("sneaky"), {"service_name": "ab"}, portal={})
+
+
+def test_a_value_off_the_templates_pattern_is_told_in_the_templates_words():
+    template = templates.template_get("mini")
+    with pytest.raises(InvalidInput) as caught:
+        templates.inputs_validate(template, valid(service_name="Ledger"))
+    assert caught.value.errors == {
+        "inputs.service_name": ["must be 3 to 40 lowercase letters, digits and hyphens, starting with a letter"]}
+    assert template.input("service_name").pattern not in caught.value.detail
+
+
+def test_a_template_without_words_for_its_pattern_gets_a_plain_sentence_not_the_expression():
+    import dataclasses
+
+    template = templates.template_get("mini")
+    wordless = dataclasses.replace(template, inputs=tuple(
+        dataclasses.replace(spec, pattern_help="") for spec in template.inputs))
+    with pytest.raises(InvalidInput) as caught:
+        templates.inputs_validate(wordless, valid(service_name="Ledger"))
+    [message] = caught.value.errors["inputs.service_name"]
+    assert message == "is not in the form this template expects for it (see the field's help)"
+    assert "^" not in caught.value.detail and "match" not in caught.value.detail

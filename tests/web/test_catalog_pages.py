@@ -247,6 +247,25 @@ def test_catalog_shows_a_bad_filter_value_next_to_its_field(viewer_web, catalog_
     assert "No services match" in body
 
 
+@pytest.mark.parametrize(("param", "value", "message"), [
+    ("lifecycle", "x" * 101, "a lifecycle is at most 100 characters on one line"),
+    ("tag", "Not A Tag!", "a tag is 1 to 63 characters"),
+    ("q", "w" * 60_000, "search words are at most 200 characters in all"),  # was SQLite's "LIKE pattern too complex"
+])
+def test_catalog_says_which_filter_value_is_malformed_in_words(viewer_web, catalog_rows, param, value, message):
+    response = viewer_web.get("/services/", {param: value})
+    assert response.status_code == 400
+    body = response.content.decode()
+    assert f"<strong>{param}</strong>: {message}" in body
+    assert "No services match" in body
+
+
+def test_catalog_answers_a_well_formed_lifecycle_no_service_has_with_an_empty_list(viewer_web, catalog_rows):
+    response = viewer_web.get("/services/", {"lifecycle": "bogus"})
+    assert response.status_code == 200
+    assert _slugs(response) == []
+
+
 def test_catalog_refuses_an_unknown_sort_next_to_its_field(viewer_web, catalog_rows):
     response = viewer_web.get("/services/", {"sort": "password"})
     assert response.status_code == 400
@@ -409,7 +428,7 @@ def test_the_edit_form_keeps_link_details_it_does_not_show(member_web, member, r
 
 @pytest.mark.parametrize(("field", "value", "message"), [
     ("tier", "7", "Select a valid choice"),
-    ("tags", "Not A Tag!", "Tags are lower-case words"),
+    ("tags", "Not A Tag!", "A tag is 1 to 63 characters: lowercase letters, digits"),
     ("links", "javascript:alert(1) Click", "is not an http or https URL"),
     ("name", "", "This field is required"),
     ("lifecycle", "x" * 101, "at most 100 characters"),
@@ -564,6 +583,15 @@ def test_ownership_page_says_nothing_found_with_suggestions(viewer_web, rich_ser
     assert "Things to try" in unknown.content.decode()
 
 
+@pytest.mark.parametrize("query", ["http://[::1/a/b", "https://[::1/acme/ledger"])
+def test_ownership_page_answers_a_malformed_repository_url_with_the_problem_not_a_server_error(viewer_web,
+                                                                                                rich_service, query):
+    response = viewer_web.get("/ownership/", {"q": query})
+    assert response.status_code == 400  # a bad value, said next to the box
+    body = response.content.decode()
+    assert "is not a well-formed URL" in body and 'aria-invalid="true"' in body
+
+
 def test_ownership_page_without_a_question_shows_the_box(viewer_web, service):
     response = viewer_web.get("/ownership/")
     assert response.status_code == 200
@@ -575,3 +603,16 @@ def test_ownership_page_gives_the_api_answer(viewer_web, viewer_client, rich_ser
     page = viewer_web.get("/ownership/", {"q": "https://github.com/acme/ledger"}).context["answer"]
     api = viewer_client.get("/api/v1/ownership/", {"repo": "https://github.com/acme/ledger"}).json()
     assert page == api
+
+
+def test_a_service_on_the_local_host_shows_its_clone_path_not_a_dead_web_link(viewer_web, viewer_client, team):
+    from tests.factories import ServiceFactory
+
+    ServiceFactory(slug="ledger-api", owner_team=team, repository="localhost/slipway/ledger-api",
+                   annotations={"slipway.dev/local-repository": "/srv/slipway/repositories/slipway/ledger-api.git"})
+    body = viewer_web.get("/services/ledger-api/").content.decode()
+    assert "https://localhost" not in body
+    assert "git clone /srv/slipway/repositories/slipway/ledger-api.git" in body
+    assert "https://localhost" not in viewer_web.get("/ownership/", {"q": "ledger-api"}).content.decode()
+    answer = viewer_client.get("/api/v1/ownership/", {"service": "ledger-api"}).json()
+    assert answer["service"]["repository_url"] == ""

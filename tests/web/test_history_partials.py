@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.catalog import writes
+from services.catalog import people, writes
 from tests.factories import RunbookFactory
 
 pytestmark = pytest.mark.django_db
@@ -26,7 +26,7 @@ def edited(service, member, team):
     writes.service_update(actor=member, service=service, data={"tier": 1})
     runbook = RunbookFactory(service=service, slug="on-call", title="On-call")
     writes.runbook_update(actor=member, runbook=runbook, data={"title": "On call"})
-    writes.team_update(actor=member, team=team, data={"name": "Payments team"})
+    people.team_update(actor=member, team=team, data={"name": "Payments team"})
     return service
 
 

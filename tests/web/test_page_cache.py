@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.catalog import writes
+from services.catalog import people, writes
 from services.models import Membership
 from tests.factories import ServiceFactory, TeamFactory, UserFactory
 from tests.web.conftest import web_client
@@ -38,7 +38,7 @@ def test_a_person_owning_a_service_directly_may_edit_it_from_a_cached_page(viewe
 def test_joining_the_owning_team_makes_the_cached_page_editable_at_once(service, team, viewer, staff):
     client = web_client(viewer)
     assert 'data-testid="edit-service"' not in client.get("/services/ledger/").content.decode()
-    writes.membership_set(actor=staff, team=team, user=viewer, role=Membership.Role.MEMBER)
+    people.membership_set(actor=staff, team=team, user=viewer, role=Membership.Role.MEMBER)
     assert 'data-testid="edit-service"' in client.get("/services/ledger/").content.decode()
 
 

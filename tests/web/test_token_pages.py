@@ -40,6 +40,20 @@ def test_bad_values_are_shown_next_to_their_field(signed_in, data, field):
     assert not ApiToken.objects.exists()
 
 
+def test_every_bad_value_is_shown_at_once_and_kept(signed_in):
+    response = signed_in.post("/tokens/", {"name": "", "expires_in_days": "soon"})
+    body = response.content.decode()
+    assert response.status_code == 400
+    assert 'id="token-name-errors"' in body and 'id="token-days-errors"' in body
+    assert 'value="soon"' in body  # what was typed stays in the form
+
+
+def test_the_new_key_has_a_copy_button(signed_in):
+    body = signed_in.post("/tokens/", {"name": "ci"}).content.decode()
+    key = body.split('id="new-token-key" class="token-key">')[1].split("<")[0]
+    assert f'class="button secondary small copy" data-copy="{key}"' in body
+
+
 def test_someone_elses_token_cannot_be_revoked(signed_in):
     from services.access.tokens import token_create
 

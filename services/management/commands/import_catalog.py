@@ -30,6 +30,9 @@ class Command(BaseCommand):
                                  "catalog nor in the input (by default such teams and users are declared).")
         parser.add_argument("--json", action="store_true", dest="as_json", help="Print the report as JSON.")
         parser.add_argument("--actor", metavar="USERNAME", help="Record the changes as made by this user.")
+        parser.add_argument("--force", action="store_true",
+                            help="Let descriptors move services already in the catalog to another owner (without it, "
+                                 "such a document is refused: a copy-pasted descriptor must not take a service).")
 
     def handle(self, *args: Any, **options: Any) -> None:
         """Parse the options, call catalog_import, print its report and exit with its code."""
@@ -38,7 +41,7 @@ class Command(BaseCommand):
             actor = resolve_user(options["actor"], field="actor") if options["actor"] else None
             with audit_source(AuditEvent.Source.COMMAND):
                 report = catalog_import(path=options["path"], actor=actor, strict=options["strict"],
-                                        dry_run=options["dry_run"])
+                                        dry_run=options["dry_run"], force=options["force"])
         except DescriptorInputError as error:
             self._fail(error.detail, 2, as_json)
         except CatalogError as error:

@@ -7,7 +7,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 
 from services.access.permissions import can_manage_members
-from services.catalog import reads, writes
+from services.catalog import people, reads, writes
 from services.errors import CatalogError
 from services.models import Membership
 
@@ -37,9 +37,9 @@ class Command(BaseCommand):
                 raise CommandError(f"{actor.get_username()} may not change the members of {found.slug}: only its "
                                    "leads and platform admins may.", returncode=1)
             if add:
-                writes.membership_set(actor=actor, team=found, user=writes.resolve_user(add, field="add"), role=role)
+                people.membership_set(actor=actor, team=found, user=writes.resolve_user(add, field="add"), role=role)
             elif remove:
-                writes.membership_remove(actor=actor, team=found, user=writes.resolve_user(remove, field="remove"))
+                people.membership_remove(actor=actor, team=found, user=writes.resolve_user(remove, field="remove"))
         except CatalogError as error:
             raise CommandError(error.detail + "".join(f"\n  {field}: {'; '.join(reasons)}"
                                                       for field, reasons in error.errors.items()),

@@ -9,7 +9,8 @@ from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 from django.utils import timezone
 
-from services.catalog.refs import MAX_TEXT, TAG_PATTERN
+from services.catalog.markdown import MAX_BODY_CHARS
+from services.catalog.refs import MAX_TEXT, TAG_PATTERN, TAG_RULE
 from services.models import WELL_KNOWN_LIFECYCLES, WELL_KNOWN_TYPES, Membership, Runbook, Service, Team
 
 MAX_TAGS = 50
@@ -43,7 +44,8 @@ class ServiceForm(forms.Form):
     language = forms.CharField(max_length=50, required=False)
     tags = forms.CharField(
         max_length=4000, required=False,
-        help_text="Lower-case words joined by hyphens, separated by commas or spaces.",
+        help_text="Separated by commas or spaces; each is lowercase letters, digits and : + #, in words joined by "
+                  "single hyphens.",
     )
     links = forms.CharField(
         max_length=MAX_LINKS * 2300, required=False, widget=forms.Textarea(attrs={"rows": 3}),
@@ -88,8 +90,7 @@ class ServiceForm(forms.Form):
         bad = [tag for tag in tags if len(tag) > 63 or not TAG_PATTERN.match(tag)]
         if bad:
             raise ValidationError(
-                "Tags are lower-case words joined by hyphens; these are not: %(bad)s",
-                params={"bad": ", ".join(bad[:5])},
+                f"A tag is {TAG_RULE}; these are not: %(bad)s", params={"bad": ", ".join(bad[:5])},
             )
         return list(dict.fromkeys(tags))
 
@@ -130,7 +131,7 @@ class RunbookForm(forms.Form):
 
     title = forms.CharField(max_length=200)
     body = forms.CharField(
-        max_length=200_000, required=False, strip=False,
+        max_length=MAX_BODY_CHARS, required=False, strip=False,
         widget=forms.Textarea(attrs={"rows": 18, "spellcheck": "true"}),
         help_text="Markdown. Raw HTML is not allowed; links must be http, https or mailto.",
     )

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from services.access import tokens
 from services.audit import audit_source
-from services.catalog import reads, writes
+from services.catalog import people, reads, writes
 from services.models import AuditEvent, AuditLogIsAppendOnly, Service
 from tests.factories import ServiceFactory, TeamFactory, UserFactory
 
@@ -40,9 +40,9 @@ def history(team, member, staff):
     writes.runbook_create(actor=member, service=ledger, title="On call", body="# Page someone")
     writes.environment_create(actor=member, service=ledger, name="production", wait_timer=5)
     writes.service_create(actor=staff, slug="indexer", owner="search")
-    writes.team_update(actor=staff, team=team, data={"description": "Money"})
-    writes.membership_set(actor=staff, team=team, user=UserFactory(username="lea"), role="lead")
-    writes.team_update(actor=staff, team=other_team, data={"description": "Finds things"})
+    people.team_update(actor=staff, team=team, data={"description": "Money"})
+    people.membership_set(actor=staff, team=team, user=UserFactory(username="lea"), role="lead")
+    people.team_update(actor=staff, team=other_team, data={"description": "Finds things"})
     return ledger
 
 
@@ -82,7 +82,7 @@ def test_ordering_is_by_time_only_and_a_bad_field_is_a_400_naming_ordering(viewe
 
 def test_pages_of_events_neither_repeat_nor_skip_events_of_the_same_instant(viewer_client, team, member):
     for n in range(7):
-        writes.team_update(actor=member, team=team, data={"description": f"v{n}"})
+        people.team_update(actor=member, team=team, data={"description": f"v{n}"})
     same_instant = timezone.now().replace(microsecond=0)
     AuditEvent._base_manager.filter(action="team.update").update(created_at=same_instant)  # test setup only
     for ordering in ("created_at", "-created_at"):
@@ -368,7 +368,7 @@ def test_the_team_page_shows_the_teams_recent_history(viewer_client, viewer, his
 
 def test_the_team_page_links_to_the_full_history_past_fifteen_events(viewer, team, staff):
     for n in range(16):
-        writes.team_update(actor=staff, team=team, data={"description": f"v{n}"})
+        people.team_update(actor=staff, team=team, data={"description": f"v{n}"})
     page = Client()
     page.force_login(viewer)
     response = page.get("/teams/payments/")

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
+from services.catalog import markdown
+from services.catalog.markdown import MAX_BODY_CHARS
 from services.models import Environment, Runbook, RunbookRevision
 
 pytestmark = pytest.mark.django_db
@@ -54,6 +58,43 @@ def test_bad_runbook_values_are_400_naming_the_field(member_client, service, pay
     response = member_client.post("/api/v1/runbooks/", payload, format="json")
     assert response.status_code == 400
     assert field in response.json()["errors"]
+
+
+def test_a_body_over_the_limit_is_400_naming_the_body(member_client, service):
+    response = member_client.post("/api/v1/runbooks/", {"service": "ledger", "title": "A",
+                                                        "body": "x" * (MAX_BODY_CHARS + 1)}, format="json")
+    assert response.status_code == 400
+    assert list(response.json()["errors"]) == ["body"]
+    created = member_client.post("/api/v1/runbooks/", {"service": "ledger", "title": "A", "body": "x" * MAX_BODY_CHARS},
+                                 format="json")
+    assert created.status_code == 201
+    response = member_client.patch(f"/api/v1/runbooks/{created.json()['id']}/", {"body": "y" * (MAX_BODY_CHARS + 1)},
+                                   format="json")
+    assert response.status_code == 400 and list(response.json()["errors"]) == ["body"]
+
+
+def test_runbooks_are_read_as_the_html_kept_when_saved(member_client, viewer_client, service, monkeypatch):
+    runbook_id = member_client.post("/api/v1/runbooks/", {"service": "ledger", "title": "Restart", "body": "*v1*"},
+                                    format="json").json()["id"]
+    assert member_client.patch(f"/api/v1/runbooks/{runbook_id}/", {"body": "**v2**"},
+                               format="json").json()["html"] == "<p><strong>v2</strong></p>\n"
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("Markdown rendered on a read")
+
+    monkeypatch.setattr(markdown._markdown, "parse", refuse)
+    assert viewer_client.get(f"/api/v1/runbooks/{runbook_id}/").json()["html"] == "<p><strong>v2</strong></p>\n"
+    assert viewer_client.get("/api/v1/runbooks/").json()["results"][0]["html"] == "<p><strong>v2</strong></p>\n"
+
+
+def test_a_service_lists_its_runbooks_without_reading_their_text(member_client, viewer_client, service):
+    member_client.post("/api/v1/runbooks/", {"service": "ledger", "title": "Restart", "body": "x" * 1_000},
+                       format="json")
+    with CaptureQueriesContext(connection) as queries:
+        runbooks = viewer_client.get("/api/v1/services/ledger/").json()["runbooks"]
+    assert [runbook["title"] for runbook in runbooks] == ["Restart"]
+    runbook_queries = [query["sql"] for query in queries.captured_queries if '"services_runbook"' in query["sql"]]
+    assert runbook_queries and not any('"body"' in sql or '"html"' in sql for sql in runbook_queries)
 
 
 def test_missing_runbook_is_404(viewer_client, db):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from services.catalog import writes
-from services.models import AuditEvent, Service, ServiceDependency
+from services.models import AuditEvent, Membership, Service, ServiceDependency
 from tests.factories import MembershipFactory, ServiceFactory, TeamFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -309,8 +309,11 @@ def test_a_viewer_cannot_register_a_service_for_a_team_they_are_not_in(viewer_cl
     assert not Service.objects.exists()
 
 
-def test_a_person_registers_a_service_they_own_themselves(viewer_client):
-    response = viewer_client.post(LIST, {"slug": "my-tool", "owner": "user:vic"}, format="json")
+def test_only_a_platform_admin_registers_a_service_owned_by_one_person(viewer_client, staff_client):
+    # Registering claims the repository: no one claims one for themselves (README, "Who may do what").
+    refused = viewer_client.post(LIST, {"slug": "my-tool", "owner": "user:vic"}, format="json")
+    assert refused.status_code == 403
+    response = staff_client.post(LIST, {"slug": "my-tool", "owner": "user:vic"}, format="json")
     assert response.status_code == 201, response.content
     assert response.json()["owner_detail"]["kind"] == "user"
 
@@ -334,12 +337,16 @@ def test_staff_may_update_any_service(staff_client, service):
     assert staff_client.patch(f"{LIST}ledger/", {"tier": 1}, format="json").status_code == 200
 
 
-def test_handing_a_service_to_another_team_needs_membership_of_it(member_client, service):
+def test_handing_a_service_to_another_team_takes_its_lead_and_membership_of_the_other(member_client, service):
     TeamFactory(slug="growth")
-    response = member_client.patch(f"{LIST}ledger/", {"owner": "growth"}, format="json")
-    assert response.status_code == 403
     MembershipFactory(user=member_client.user, team__slug="data")
+    assert member_client.patch(f"{LIST}ledger/", {"owner": "data"}, format="json").status_code == 403  # a member
+    assert member_client.patch(f"{LIST}ledger/", {"owner": "user:mia"}, format="json").status_code == 403
+    Membership.objects.filter(user=member_client.user, team=service.owner_team).update(role=Membership.Role.LEAD)
+    member_client.user.__dict__.pop("_slipway_roles", None)
+    assert member_client.patch(f"{LIST}ledger/", {"owner": "growth"}, format="json").status_code == 403  # not in it
     assert member_client.patch(f"{LIST}ledger/", {"owner": "data"}, format="json").status_code == 200
+    assert Service.objects.get(slug="ledger").owner_team.slug == "data"
 
 
 def test_update_of_a_missing_service_is_404(member_client, db):
@@ -358,3 +365,9 @@ def test_archive_hides_and_delete_removes(member_client, service):
     assert member_client.delete(f"{LIST}ledger/").status_code == 204
     assert not Service.objects.exists()
     assert AuditEvent.objects.filter(action="service.delete").exists()
+
+
+def test_the_browsable_api_offers_a_form_with_the_owner(member_client, service):
+    page = member_client.get(LIST, HTTP_ACCEPT="text/html").content.decode()
+    form = page.split('enctype="multipart/form-data"', 1)[1].split("</form>", 1)[0]  # the POST form
+    assert 'name="owner"' in form and 'name="slug"' in form and 'name="repository"' in form

@@ -123,3 +123,18 @@ def test_the_team_id_is_remembered_so_the_next_run_makes_nine_calls(member_clien
     assert run.state == "succeeded", run.error
     assert run.api_calls == 9 and len(github.calls) == 9
     assert all(method != "GET" for method, _, _ in github.calls)
+
+
+def test_the_name_check_asks_github_with_one_read(member_client, gh_team, github, settings):
+    from services.hosts.github import GitHubHost
+    from services.scaffolder import namecheck
+
+    settings.SLIPWAY_GITHUB_API_URL, settings.SLIPWAY_GITHUB_ORG = github.api_url, "acme"
+    settings.SLIPWAY_GITHUB_TOKEN = TOKEN
+
+    assert namecheck.check_now("ledger-api", "github") == namecheck.FREE
+    GitHubHost(api_url=github.api_url, organisation="acme", token=TOKEN, write_spacing=0,
+               public_url="http://elsewhere.test").create_repository(name="billing-api", description="theirs",
+                                                                      run_id="x")
+    assert namecheck.check_now("billing-api", "github") == namecheck.TAKEN
+    assert "already exists on GitHub" in namecheck.taken_words("billing-api", "github")

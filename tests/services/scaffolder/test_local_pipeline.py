@@ -3,12 +3,14 @@ an unreachable broker, a name collision and a cancel."""
 
 from __future__ import annotations
 
+import datetime
 import json
 import subprocess
 from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.utils import timezone
 
 from services.models import AuditEvent, Environment, ProvisioningRun, Runbook, RunStep, Service
 from tests.services.scaffolder.conftest import run_request
@@ -132,3 +134,36 @@ def test_a_running_run_is_cancelled_between_steps(member_client, team):
     assert run.state == "cancelled"
     assert RunStep.objects.filter(run_id=run_id, state="cancelled").exists()
     assert not Service.objects.filter(slug="ledger-api").exists()
+
+
+def test_a_step_longer_than_the_lease_keeps_its_run_by_heartbeat(member_client, team, tmp_path):
+    # Each step takes twice the lease; a second worker process and the sweeper stand by. Without the
+    # heartbeat the sweeper would hand the run over mid-step and the step would run twice.
+    log = tmp_path / "worker.log"
+    env = {**FAST, "SLIPWAY_RUN_LEASE_SECONDS": "2", "SLIPWAY_STEP_DELAY_SECONDS": "4"}
+    with celery_worker(concurrency=2, beat=True, log=log, env=env):
+        run_id = member_client.post("/api/v1/runs/", run_request(), format="json").json()["id"]
+        run = wait_for(lambda: finished(run_id), timeout=120, what="the run to finish")
+    assert run.state == "succeeded", run.error
+    assert set(RunStep.objects.filter(run_id=run_id).values_list("attempts", flat=True)) == {1}
+    assert "run.lease_lost" not in log.read_text(errors="replace")
+
+
+@pytest.mark.slow
+def test_a_killed_workers_run_resumes_within_a_minute_on_the_default_lease(member_client, team):
+    # The defaults: a 30 s lease, renewed while steps run, and a sweep every 15 s. A killed worker's
+    # lease ends at most 30 s after it died, and the next sweep hands the run on: under a minute.
+    assert settings.SLIPWAY_RUN_LEASE_SECONDS + settings.CELERY_BEAT_SCHEDULE["sweep-runs"]["schedule"] <= 45
+    slow = {"SLIPWAY_STEP_DELAY_SECONDS": "1"}
+    with celery_worker(env=slow) as first:
+        run_id = member_client.post("/api/v1/runs/", run_request(), format="json").json()["id"]
+        wait_for(lambda: RunStep.objects.filter(run_id=run_id, action="repo.push", state="succeeded").exists(),
+                 timeout=60, what="the push to be done")
+        kill(first)
+    killed_at = timezone.now()
+    lease = ProvisioningRun.objects.get(pk=run_id).lease_expires_at
+    assert lease is not None and lease <= killed_at + datetime.timedelta(seconds=settings.SLIPWAY_RUN_LEASE_SECONDS)
+    with celery_worker(env=slow, beat=True):
+        run = wait_for(lambda: finished(run_id), timeout=120, what="another worker to resume and finish the run")
+    assert run.state == "succeeded", run.error
+    assert Service.objects.filter(slug="ledger-api").count() == 1

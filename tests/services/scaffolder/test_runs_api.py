@@ -41,6 +41,15 @@ def test_preview_answers_files_without_side_effects(member_client, team):
     assert not ProvisioningRun.objects.exists()
 
 
+def test_preview_is_for_ones_own_teams_as_on_the_wizard(viewer_client, member_client, team):
+    payload = run_request()
+    payload.pop("template")
+    refused = viewer_client.post("/api/v1/templates/mini/preview/", payload, format="json")
+    assert refused.status_code == 403 and "Only members of Payments" in refused.json()["detail"]
+    unknown = member_client.post("/api/v1/templates/mini/preview/", {**payload, "owner": "nobody"}, format="json")
+    assert unknown.status_code == 400 and set(unknown.json()["errors"]) == {"owner"}
+
+
 def test_preview_refuses_bad_inputs_naming_them(member_client, team):
     payload = run_request(service_name="Bad Name", port="x")
     payload.pop("template")
@@ -139,3 +148,17 @@ def test_runs_list_filters(member_client, team):
     assert member_client.get("/api/v1/runs/", {"owner": "payments", "mine": "true"}).json()["count"] == 1
     assert member_client.get("/api/v1/runs/", {"state": "bogus"}).status_code == 400
     assert member_client.get("/api/v1/runs/00000000-0000-0000-0000-000000000000/").status_code == 404
+
+
+@pytest.mark.parametrize(("params", "field"), [({"owner": "x" * 60_000}, "owner"), ({"owner": "Pay ments"}, "owner"),
+                                               ({"requested_by": "a\x01b"}, "requested_by"),
+                                               ({"template": "t" * 101}, "template"), ({"mine": "maybe"}, "mine")])
+def test_malformed_run_filters_are_400_naming_the_parameter(member_client, team, params, field):
+    answer = member_client.get("/api/v1/runs/", params)
+    assert answer.status_code in (400, 414) and (answer.status_code == 414 or set(answer.json()["errors"]) == {field})
+
+
+def test_well_formed_unknown_run_filters_answer_an_empty_list(member_client, team):
+    for params in ({"owner": "nobody"}, {"requested_by": "ghost"}, {"template": "none"}):
+        answer = member_client.get("/api/v1/runs/", params)
+        assert answer.status_code == 200 and answer.json()["count"] == 0

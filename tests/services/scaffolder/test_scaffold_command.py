@@ -53,3 +53,11 @@ def test_scaffold_lists_templates_and_their_inputs():
     call_command("scaffold", "--list", stdout=out)
     assert "mini — Mini service" in out.getvalue()
     assert "--set port=...  Port (default 8080)" in out.getvalue()
+
+
+@pytest.mark.django_db
+def test_scaffold_states_a_names_rule_in_words_not_as_a_regular_expression(team):
+    with pytest.raises(CommandError) as caught:
+        call_command("scaffold", "mini", "--owner", "payments", "--set", "service_name=Ledger", stdout=StringIO())
+    assert "inputs.service_name must be 3 to 40 lowercase letters, digits and hyphens" in str(caught.value)
+    assert "^" not in str(caught.value) and "[a-z" not in str(caught.value)

@@ -353,3 +353,36 @@ def test_the_deferral_message_is_in_utc_whatever_the_clock_zone():
     assert str(error) == "GitHub write budget used up; resuming at 14:05:00 UTC"
     assert error.retry_after == 300
 
+
+
+@pytest.mark.django_db
+def test_teams_take_turns_for_the_write_budget(settings, team):
+    # Team payments has five runs waiting for the budget; growth has none. Deferred at the same slot,
+    # payments' next run comes back after its five, growth's at the slot itself.
+    import datetime
+
+    from django.utils import timezone
+
+    from services.hosts.budget import BUDGET_REASON
+    from services.models import ProvisioningRun, RunStep
+    from services.scaffolder.runner import fair_turn
+    from tests.factories import TeamFactory
+
+    settings.SLIPWAY_GITHUB_WRITES_PER_HOUR = 360  # one write every 10 s
+    now = timezone.now()
+    growth = TeamFactory(slug="growth")
+
+    def run(owner, name, *, waiting):
+        made = ProvisioningRun.objects.create(template="mini", template_version="1", inputs={}, owner=owner,
+                                              service_slug=name, host="github", request_hash=name,
+                                              state="queued", not_before=now + datetime.timedelta(minutes=5))
+        RunStep.objects.create(run=made, position=1, action="repo.create", params={}, state="pending",
+                               error=f"{BUDGET_REASON}; resuming at 12:00:00 UTC" if waiting else "")
+        return made
+
+    for n in range(5):
+        run(team, f"waiting-{n}", waiting=True)
+    run(team, "backoff", waiting=False)  # queued for another reason: not counted
+    slot = now + datetime.timedelta(minutes=1)
+    assert fair_turn(run(team, "next", waiting=False), slot, now=now) == slot + datetime.timedelta(seconds=50)
+    assert fair_turn(run(growth, "other", waiting=False), slot, now=now) == slot
