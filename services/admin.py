@@ -180,17 +180,28 @@ class ServiceAdmin(AuditedAdmin):
 
 
 class RevisionInline(admin.TabularInline):
+    """Revisions are the record of edits: shown, never changed."""
+
     model = models.RunbookRevision
     extra = 0
-    readonly_fields = ["number", "title", "body", "author", "created_at"]
+    fields = ["number", "title", "author", "created_at", "line_count", "diff_too_large"]
+    readonly_fields = fields
     can_delete = False
+
+    def has_add_permission(self, request, obj=None):  # noqa: ANN001, ANN201
+        return False
 
 
 @admin.register(models.Runbook)
 class RunbookAdmin(AuditedAdmin):
+    """A runbook's text is edited on its page (or the API), where every edit is rendered once, sanitized,
+    and kept as a revision with its diff: here it is shown, not edited, so the stored HTML never goes
+    stale."""
+
     list_display = ["title", "service", "last_reviewed", "updated_at"]
     search_fields = ["title", "service__slug"]
     list_select_related = ["service"]
+    readonly_fields = ["body", "html", "html_title_end"]
     inlines = [RevisionInline]
 
 

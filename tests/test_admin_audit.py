@@ -90,3 +90,12 @@ def test_changing_a_members_role_in_the_team_admin_is_audited(signed_in, team):
     [event] = events("admin.change", "membership")
     assert event.changes == {"role": [Membership.Role.MEMBER, Membership.Role.LEAD]}
     assert events("admin.change", "team")  # the team's own change, naming the inline
+
+
+def test_a_runbooks_text_is_not_edited_in_the_admin(signed_in, service):
+    # Its HTML is rendered once, when the page or the API saves it: the admin only shows it.
+    from tests.factories import RunbookFactory
+
+    runbook = RunbookFactory(service=service, body="# Old")
+    page = signed_in.get(f"/admin/services/runbook/{runbook.pk}/change/").content.decode()
+    assert 'name="body"' not in page and 'name="html"' not in page

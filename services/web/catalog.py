@@ -43,7 +43,6 @@ PAGE_SIZE = 50
 HISTORY_ON_SERVICE_PAGE = 15
 SUGGESTIONS = 6
 SEARCH_RESULTS = 25
-REVISIONS_LISTED = 100
 # ?sort= values of the catalog page and the ordering each means (slug breaks ties: stable pages;
 # empty values last on every database).
 SERVICE_SORTS: dict[str, tuple[Any, ...]] = {
