@@ -321,9 +321,14 @@ def runbook_create(*, actor: Any, service: Service, title: str, body: str = "", 
     check_body(body)
     rendered = render_runbook(body, title=title)
     # Whoever writes a runbook has just reviewed it: a new one is not stale the moment it exists.
-    runbook = Runbook.objects.create(service=service, slug=slug, title=title, body=body, html=rendered.html,
-                                     html_title_end=rendered.title_end,
-                                     last_reviewed=last_reviewed or timezone.localdate())
+    try:
+        with transaction.atomic():
+            runbook = Runbook.objects.create(service=service, slug=slug, title=title, body=body, html=rendered.html,
+                                             html_title_end=rendered.title_end,
+                                             last_reviewed=last_reviewed or timezone.localdate())
+    except IntegrityError:  # the same slug saved by another request between the check and this insert
+        raise Conflict(f"Service '{service.slug}' has a runbook {quote(slug)} already.",
+                       {"slug": ["already taken"]}) from None
     RunbookRevision.objects.create(runbook=runbook, number=1, title=title, body=body,
                                    author=actor if getattr(actor, "is_authenticated", False) else None,
                                    **revision_diff(None, body, 1))
@@ -334,6 +339,8 @@ def runbook_create(*, actor: Any, service: Service, title: str, body: str = "", 
 @transaction.atomic
 def runbook_update(*, actor: Any, runbook: Runbook, data: dict[str, Any]) -> Runbook:
     """Edit a runbook; a change of title or body keeps a new revision."""
+    # Two edits at once are taken one after the other: each gets the next revision number.
+    Runbook.objects.select_for_update().filter(pk=runbook.pk).first()
     unknown = set(data) - {"title", "body", "last_reviewed"}
     if unknown:
         raise InvalidInput(f"Unknown fields: {', '.join(sorted(unknown))}.", {f: ["unknown field"] for f in unknown})
