@@ -10,8 +10,8 @@ through around a window's edge: accepted for a guard against runaway scripts and
 in exchange for one cache operation a request.
 
 Sign-in is throttled where Django checks passwords, in `authenticate()` itself (as django-axes does):
-`SignInThrottleBackend`, first in AUTHENTICATION_BACKENDS, refuses while a limit is reached, and the
-`user_login_failed` / `user_logged_in` signals count and forget. Every way in — the sign-in page, the
+`SignInThrottleBackend`, first in AUTHENTICATION_BACKENDS, counts each attempt before its password is
+checked and refuses one over a limit; a success (the `user_logged_in` signal) gives its count back. Every way in — the sign-in page, the
 admin's, any form or API that calls `authenticate()` — is covered by the same limits, counted on the
 username as Django compares it (NFKC-normalised, case-folded).
 
@@ -21,6 +21,7 @@ Limits come from settings (environment variables, docs/deployment.md) as "N/peri
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import math
@@ -145,6 +146,13 @@ def throttle_reset(bucket: str, rate: Rate, *, now: float | None = None) -> None
     caches[CACHE_ALIAS].delete(_key(bucket, rate, _window(rate, now)[0]))
 
 
+def throttle_give_back(bucket: str, rate: Rate, *, now: float | None = None) -> None:
+    """Take one event back out of `bucket`'s current window (an attempt counted ahead that was fine)."""
+    now = time.time() if now is None else now
+    with contextlib.suppress(ValueError):  # the window has ended meanwhile: nothing to give back
+        caches[CACHE_ALIAS].decr(_key(bucket, rate, _window(rate, now)[0]))
+
+
 def digest(text: str) -> str:
     """A short, cache-key-safe name for a secret or any text a client sends (never stored as is)."""
     return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=12).hexdigest()
@@ -256,8 +264,23 @@ def _login_buckets(request: HttpRequest, username: str) -> tuple[str, str]:
     return f"login:{digest(username_key(username))}:{address}", f"login-ip:{address}"
 
 
+def login_attempt(request: HttpRequest, username: str) -> Verdict | None:
+    """Count a sign-in attempt before its password is checked, and answer the verdict refusing it when
+    a limit is reached (None: let it be tried). Counting first, with one atomic increment a bucket, is
+    what keeps the limit exact when attempts arrive at once in several processes: the sixth of six
+    simultaneous attempts sees 6, never a stale 4. A success gives its count back (login_succeeded)."""
+    user_bucket, address_bucket = _login_buckets(request, username)
+    refusal = None
+    for bucket, rate in zip((user_bucket, address_bucket), _login_rates(), strict=True):
+        if rate is not None and (bucket is address_bucket or username):
+            verdict = throttle_hit(bucket, rate)
+            if not verdict.allowed and refusal is None:
+                refusal = verdict
+    return refusal
+
+
 def login_refusal(request: HttpRequest, username: str) -> Verdict | None:
-    """The verdict refusing a sign-in attempt now (too many failures), or None to let it be tried."""
+    """The verdict refusing a sign-in attempt now (too many failures), or None; counts nothing."""
     user_bucket, address_bucket = _login_buckets(request, username)
     for bucket, rate in zip((user_bucket, address_bucket), _login_rates(), strict=True):
         if rate is not None and (bucket is address_bucket or username):
@@ -267,20 +290,15 @@ def login_refusal(request: HttpRequest, username: str) -> Verdict | None:
     return None
 
 
-def login_failed(request: HttpRequest, username: str) -> None:
-    """Count a failed sign-in of `username` from the request's address."""
-    user_bucket, address_bucket = _login_buckets(request, username)
-    for bucket, rate in zip((user_bucket, address_bucket), _login_rates(), strict=True):
-        if rate is not None and (bucket is address_bucket or username):
-            throttle_hit(bucket, rate)
-    logger.info("login.failed", extra={"address": client_address(request)})
-
-
 def login_succeeded(request: HttpRequest, username: str) -> None:
-    """Forget the failures of `username` from this address (the address's own count stays)."""
-    rate = _login_rates()[0]
-    if rate is not None:
-        throttle_reset(_login_buckets(request, username)[0], rate)
+    """A sign-in succeeded: forget the username's failures from this address, and give back the
+    address's count of this attempt (it was counted before the password was checked)."""
+    user_rate, address_rate = _login_rates()
+    user_bucket, address_bucket = _login_buckets(request, username)
+    if user_rate is not None and username:
+        throttle_reset(user_bucket, user_rate)
+    if address_rate is not None:
+        throttle_give_back(address_bucket, address_rate)
 
 
 def login_refusal_message(verdict: Verdict) -> str:
@@ -292,15 +310,16 @@ REFUSAL_ATTRIBUTE = "slipway_login_refusal"
 
 
 class SignInThrottleBackend(ModelBackend):
-    """Django's password backend behind the sign-in limits, first in AUTHENTICATION_BACKENDS: while a
-    limit is reached for the username and address (or the address), it refuses before any password
-    is checked, and Django's `authenticate()` stops at the PermissionDenied, so no later backend
-    (single sign-on) runs either. The refusal is kept on the request for the page to say so (a 429)."""
+    """Django's password backend behind the sign-in limits, first in AUTHENTICATION_BACKENDS: every
+    attempt is counted before any password is checked, and one over a limit (for the username and
+    address, or the address) is refused there: Django's `authenticate()` stops at the PermissionDenied,
+    so no later backend (single sign-on) runs either. The refusal is kept on the request for the page
+    to say so (a 429)."""
 
     def authenticate(self, request: HttpRequest | None, username: str | None = None, password: str | None = None,
                      **credentials: Any) -> Any:
         if request is not None:  # None: not a request from outside (a command, a test)
-            verdict = login_refusal(request, username or "")
+            verdict = login_attempt(request, username or "")
             if verdict is not None:
                 setattr(request, REFUSAL_ATTRIBUTE, verdict)
                 logger.warning("login.throttled", extra={"address": client_address(request)})
@@ -309,10 +328,9 @@ class SignInThrottleBackend(ModelBackend):
 
 
 @receiver(user_login_failed, dispatch_uid="slipway-login-failed")
-def _count_failure(sender: Any, credentials: dict[str, Any], request: HttpRequest | None = None, **kwargs: Any) -> None:
-    if request is None or getattr(request, REFUSAL_ATTRIBUTE, None) is not None:
-        return  # refused unchecked: not a guess at the password, not counted again
-    login_failed(request, str(credentials.get("username") or ""))
+def _log_failure(sender: Any, credentials: dict[str, Any], request: HttpRequest | None = None, **kwargs: Any) -> None:
+    if request is not None and getattr(request, REFUSAL_ATTRIBUTE, None) is None:
+        logger.info("login.failed", extra={"address": client_address(request)})  # counted as it was tried
 
 
 @receiver(user_logged_in, dispatch_uid="slipway-logged-in")
