@@ -4,7 +4,7 @@ Every limit is a fixed-window counter in the "counters" cache: the key names the
 window (`floor(now / period)`), so one atomic increment both counts the request and says whether it is
 over; the window's key expires by itself. The cache is shared by every process: Redis in production
 (the increment and its expiry in one round trip), on the embedded setup a SQLite file under the data
-directory (diskcache: an increment is one IMMEDIATE transaction, ~50 µs, atomic across processes), so
+directory (diskcache: an increment is one IMMEDIATE transaction, ~30-50 µs, atomic across processes), so
 "5 failures" means 5 whatever the number of web workers. Fixed windows can let up to twice the limit
 through around a window's edge: accepted for a guard against runaway scripts and password guessing,
 in exchange for one cache operation a request.
