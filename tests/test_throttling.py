@@ -155,7 +155,9 @@ def test_with_limits_off_nothing_is_counted(clock, viewer):
     assert all(a.status_code == 200 and "X-RateLimit-Limit" not in a for a in answers)
 
 
-def test_the_per_request_cost_is_one_cache_operation_and_no_query(viewer, service, django_assert_max_num_queries):
+def test_the_per_request_cost_is_a_sixteenth_of_a_cache_operation_and_no_query(
+        viewer, service, django_assert_max_num_queries, monkeypatch):
+    monkeypatch.setattr(throttling, "BATCH_SECONDS", 3600)  # count by requests only: a deterministic test
     client = token_client(viewer)
     client.get("/api/v1/ownership/", {"service": "ledger"})
     client.get("/api/v1/ownership/", {"service": "ledger"})  # the token is now known to the middleware
@@ -171,14 +173,16 @@ def test_the_per_request_cost_is_one_cache_operation_and_no_query(viewer, servic
 
             setattr(cache, name, counted)
     try:
-        with django_assert_max_num_queries(1):  # the catalog generation, read by the fast path
-            response = client.get("/api/v1/ownership/", {"service": "ledger"})
+        for _ in range(32):
+            with django_assert_max_num_queries(1):  # the catalog generation, read by the fast path
+                response = client.get("/api/v1/ownership/", {"service": "ledger"})
+            assert response["X-Slipway-Cache"] == "hit"
     finally:
         for alias in ("default", "counters"):
             for name in ("get", "incr", "add", "set", "get_many"):
                 delattr(caches[alias], name)
-    assert response["X-Slipway-Cache"] == "hit"
-    assert calls == ["counters.incr"]  # the throttle's count; the fast path reads "responses" and its own memo
+    # The throttle's count, sent every 16 requests; the fast path reads "responses" and its own memo.
+    assert calls == ["counters.incr"] * 2
 
 
 # Sign-in.
@@ -272,3 +276,18 @@ def test_the_counter_on_redis_counts_expires_and_reads_back(clock, backend):
             client = cache._cache.get_client(write=True)
             for found in client.scan_iter(f"{prefix}:*"):
                 client.delete(found)
+
+
+def test_request_counts_reach_the_shared_counter_in_batches_and_exactly_near_the_limit(clock, monkeypatch):
+    # Two processes, each with its own RequestCounter, one shared counter.
+    first, second = throttling.RequestCounter(), throttling.RequestCounter()
+    rate = throttling.Rate(1000, 60)
+    for n in range(200):
+        (first if n % 2 else second).hit("tok:shared", rate)
+    key = throttling._key("tok:shared", rate, int(clock.now // 60))
+    shared = caches["counters"].get(key)
+    assert 200 - 2 * throttling.BATCH_EVENTS < shared <= 200  # what is not sent yet: under 16 a process
+    # Near the limit each request is sent at once: the two processes together let exactly `limit` through.
+    small = throttling.Rate(100, 60)
+    verdicts = [(first if n % 2 else second).hit("tok:small", small) for n in range(120)]
+    assert sum(v.allowed for v in verdicts) == 100
