@@ -7,13 +7,14 @@ over; the window's key expires by itself. The cache is shared by every process: 
 directory (diskcache: an increment is one IMMEDIATE transaction, ~30-50 µs, atomic across processes), so
 "5 failures" means 5 whatever the number of web workers. Fixed windows can let up to twice the limit
 through around a window's edge: accepted for a guard against runaway scripts and password guessing,
-in exchange for one cache operation a request.
+in exchange for one cache operation an event. API request counts (per token, per address) go to the
+shared counter in batches (RequestCounter: every 16 requests or 0.25 s, one by one near the limit).
 
 Sign-in is throttled where Django checks passwords, in `authenticate()` itself (as django-axes does):
 `SignInThrottleBackend`, first in AUTHENTICATION_BACKENDS, counts each attempt before its password is
-checked and refuses one over a limit; a success (the `user_logged_in` signal) gives its count back. Every way in — the sign-in page, the
-admin's, any form or API that calls `authenticate()` — is covered by the same limits, counted on the
-username as Django compares it (NFKC-normalised, case-folded).
+checked and refuses one over a limit; a success (the `user_logged_in` signal) gives its count back.
+Every way in — the sign-in page, the admin's, any form or API that calls `authenticate()` — is covered
+by the same limits, counted on the username as Django compares it (NFKC-normalised, case-folded).
 
 Limits come from settings (environment variables, docs/deployment.md) as "N/period": `6000/min`,
 `5/15min`, `100/s`; `off` switches a limit off.
