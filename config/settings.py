@@ -238,6 +238,7 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "worker-heartbeat": {"task": "slipway.worker_heartbeat", "schedule": 30.0},
     "sweep-runs": {"task": "slipway.sweep_runs", "schedule": env.float("SLIPWAY_SWEEP_SECONDS", default=15.0)},
+    "refresh-due-locations": {"task": "slipway.refresh_due_locations", "schedule": 60.0},
 }
 # Publishing must not hang a web request when the broker is down: the run is already saved and
 # the sweeper queues it once the broker is back.
@@ -278,6 +279,11 @@ SPECTACULAR_SETTINGS = {
         "RunStateEnum": "services.models.ProvisioningRun.State",
         "StepStateEnum": "services.models.RunStep.State",
         "TokenStateEnum": ["active", "expired", "revoked"],
+        "LocationKindEnum": "services.models.Location.Kind",
+        "LocationStateEnum": "services.models.Location.State",
+        "SourceStateEnum": "services.models.LocationSource.State",
+        "EntryKindEnum": ["Component", "Domain", "Group", "System", "User"],
+        "OriginKindEnum": "services.models.Origin",
     },
 }
 
@@ -298,6 +304,12 @@ SLIPWAY_RUNS_PER_TEAM_PER_DAY = env.int("SLIPWAY_RUNS_PER_TEAM_PER_DAY", default
 SLIPWAY_RETRY_BASE_SECONDS = env.float("SLIPWAY_RETRY_BASE_SECONDS", default=2.0)
 SLIPWAY_RETRY_MAX_SECONDS = env.float("SLIPWAY_RETRY_MAX_SECONDS", default=300.0)
 SLIPWAY_SWEEP_SECONDS = env.float("SLIPWAY_SWEEP_SECONDS", default=15.0)
+
+# Locations (the living catalog): each is refreshed every SLIPWAY_LOCATION_REFRESH_SECONDS (spread by a
+# per-location offset of up to a tenth of it) and at once on a signed GitHub push webhook. Entries a
+# location no longer describes are orphaned (kept, shown); SLIPWAY_CATALOG_DELETE_ORPHANS deletes them.
+SLIPWAY_LOCATION_REFRESH_SECONDS = env.int("SLIPWAY_LOCATION_REFRESH_SECONDS", default=1800)
+SLIPWAY_CATALOG_DELETE_ORPHANS = env.bool("SLIPWAY_CATALOG_DELETE_ORPHANS", default=False)
 # Pause before each step: for demos and for tests that must catch a run mid-way. 0 in production.
 SLIPWAY_STEP_DELAY_SECONDS = env.float("SLIPWAY_STEP_DELAY_SECONDS", default=0.0)
 

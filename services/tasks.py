@@ -9,6 +9,7 @@ from celery import shared_task
 from django.utils import timezone
 
 from services.audit import audit_source
+from services.catalog.sync import locations, plans
 from services.models import AuditEvent, Heartbeat
 from services.scaffolder import namecheck, runs
 
@@ -56,3 +57,25 @@ def sweep_runs() -> int:
 def check_repository_name(name: str, host: str) -> str:
     """Ask the repository host whether a new service's name is taken (the wizard shows the answer)."""
     return namecheck.check_now(name, host)
+
+
+@shared_task(name=locations.REFRESH_TASK, acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def refresh_location(location_id: int) -> None:
+    """Refresh one location (a claim keeps two workers from refreshing it at once)."""
+    with audit_source(AuditEvent.Source.WORKER, refresh_location.request.id or ""):
+        locations.location_refresh_by_id(location_id)
+
+
+@shared_task(name="slipway.refresh_due_locations", acks_late=True, ignore_result=True)
+def refresh_due_locations() -> int:
+    """Queue the refresh of every location that is due (its period passed, or a webhook or button asked)."""
+    due = locations.due_locations()
+    for location_id in due:
+        locations.enqueue_refresh(location_id)
+    return len(due)
+
+
+@shared_task(name=plans.PLAN_TASK, ignore_result=True, time_limit=300)
+def plan_location(plan_id: str) -> None:
+    """The dry run of registering a repository (the page and the API poll for it)."""
+    plans.plan_run(plan_id)

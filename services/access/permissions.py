@@ -17,7 +17,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 
-from services.models import Membership, ProvisioningRun, Service, Team
+from services.models import Location, Membership, ProvisioningRun, Service, Team
 
 
 def _signed_in(user: Any) -> bool:
@@ -146,6 +146,22 @@ def can_manage_members(user: Any, team: Team) -> bool:
 def can_change_team_structure(user: Any) -> bool:
     """Platform admin: create teams, move a team in the hierarchy and map it to a GitHub team (which grants
     repository access on every later run)."""
+    return _admin(user)
+
+
+def can_register_location(user: Any, *, team: Team | None) -> bool:
+    """An admin registers a location for anyone (team None: it may describe any entry); a member for
+    their team only (the location may then describe only that team's entries)."""
+    return _admin(user) or (team is not None and is_member(user, team))
+
+
+def can_manage_location(user: Any, location: Location) -> bool:
+    """Refresh or delete a location: an admin, or a member of the team it was registered for."""
+    return _admin(user) or (location.team_id is not None and is_member(user, location.team))
+
+
+def can_move_entries(user: Any) -> bool:
+    """Move a catalog entry from one origin to another (ending a conflict): admins only."""
     return _admin(user)
 
 

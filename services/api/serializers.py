@@ -27,9 +27,11 @@ from services.catalog.refs import (
 )
 from services.catalog.writes import owner_ref, person_name
 from services.models import (
+    CatalogConflict,
     Domain,
     Environment,
     Membership,
+    Origin,
     Runbook,
     Service,
     ServiceDependency,
@@ -213,13 +215,47 @@ class RunbookSerializer(ReadSerializer):
         fields = ["id", "service", "slug", "title", "body", "html", "last_reviewed", "created_at", "updated_at"]
 
 
+class OriginSerializer(serializers.Serializer):
+    """Where an entry comes from, and so who may change it."""
+
+    kind = serializers.ChoiceField(choices=[c for c, _ in Origin.choices],
+                                   help_text="manual (the portal), scaffolder (a run), location, or '' (unclaimed: "
+                                             "made before origins were kept).")
+    location = serializers.IntegerField(allow_null=True)
+    label = serializers.CharField(allow_blank=True)
+    path = serializers.CharField(allow_blank=True)
+    orphaned_at = serializers.DateTimeField(allow_null=True,
+                                            help_text="When its location stopped describing it (it is kept).")
+
+
+class EntryConflictSerializer(serializers.Serializer):
+    location = serializers.IntegerField()
+    path = serializers.CharField()
+    message = serializers.CharField()
+    first_seen = serializers.DateTimeField()
+
+
 class ServiceDetailSerializer(ServiceSerializer):
     environments = EnvironmentSerializer(many=True, read_only=True)
     runbooks = RunbookSummarySerializer(many=True, read_only=True)
     dependents = DependentSerializer(many=True, read_only=True)
+    origin = serializers.SerializerMethodField()
+    conflicts = serializers.SerializerMethodField()
 
     class Meta(ServiceSerializer.Meta):
-        fields = [*ServiceSerializer.Meta.fields, "environments", "runbooks", "dependents"]
+        fields = [*ServiceSerializer.Meta.fields, "environments", "runbooks", "dependents", "origin", "conflicts"]
+
+    @extend_schema_field(OriginSerializer)
+    def get_origin(self, obj: Service) -> dict[str, Any]:
+        location = obj.origin_location
+        return {"kind": obj.origin, "location": obj.origin_location_id, "label": location.label if location else "",
+                "path": obj.origin_path, "orphaned_at": obj.orphaned_at}
+
+    @extend_schema_field(EntryConflictSerializer(many=True))
+    def get_conflicts(self, obj: Service) -> list[dict[str, Any]]:
+        """Descriptors of other locations naming this service: refused, shown until resolved."""
+        return [{"location": c.location_id, "path": c.path, "message": c.message, "first_seen": c.first_seen}
+                for c in CatalogConflict.objects.filter(kind="Component", name=obj.slug).order_by("location_id")[:20]]
 
 
 class MemberSerializer(ReadSerializer):

@@ -3,7 +3,7 @@
 from django.urls import path
 from rest_framework.routers import DefaultRouter
 
-from services.api import audit, catalog, scaffolder, teams, tokens
+from services.api import audit, catalog, locations, scaffolder, teams, tokens
 
 app_name = "api"
 
@@ -18,6 +18,7 @@ router.register("templates", scaffolder.TemplateViewSet, basename="template")
 router.register("runs", scaffolder.RunViewSet, basename="run")
 router.register("tokens", tokens.ApiTokenViewSet, basename="token")
 router.register("audit", audit.AuditEventViewSet, basename="audit")
+router.register("locations", locations.LocationViewSet, basename="location")
 
 urlpatterns = [
     path("ownership/", catalog.OwnershipView.as_view(), name="ownership"),

@@ -30,6 +30,7 @@ from services.catalog.refs import quote
 from services.errors import NotFound
 from services.models import (
     AuditEvent,
+    CatalogConflict,
     Environment,
     Membership,
     Runbook,
@@ -88,7 +89,7 @@ def dependency_rows(services: Any) -> None:
 
 def service_detail(slug: str) -> Service:
     """One service with owner, members, environments, runbooks, dependencies and dependents."""
-    queryset = service_list().prefetch_related(
+    queryset = service_list().select_related("origin_location").prefetch_related(
         "environments",
         Prefetch("runbooks", queryset=Runbook.objects.only("service", "slug", "title", "last_reviewed", "updated_at")),
         Prefetch("dependents", queryset=ServiceDependency.objects.select_related("service").order_by("service__slug")),
@@ -158,7 +159,7 @@ def service_page(slug: str) -> Service:
     dependencies and dependents."""
     # Of the related rows only what the page shows: not the JSON and texts of each dependency's whole
     # service, the runbooks' bodies or the members' password hashes.
-    queryset = service_rows().select_related("owner_team__parent").prefetch_related(
+    queryset = service_rows().select_related("owner_team__parent", "origin_location").prefetch_related(
         Prefetch("dependencies", queryset=ServiceDependency.objects.select_related("target")
                  .only("service", "target", "target_ref", "target__slug", "target__name").order_by("target_ref")),
         Prefetch("dependents", queryset=ServiceDependency.objects.select_related("service")
@@ -279,3 +280,9 @@ def runbook_is_stale(runbook: Runbook, *, today: datetime.date | None = None) ->
     """A runbook never reviewed, or last reviewed more than RUNBOOK_STALE_AFTER_DAYS ago, is stale."""
     age = runbook_review_age(runbook, today=today)
     return age is None or age > RUNBOOK_STALE_AFTER_DAYS
+
+
+def entry_conflicts(kind: str, name: str) -> list[CatalogConflict]:
+    """Descriptors of locations naming an entry another origin holds (refused, shown until resolved), at most 20."""
+    return list(CatalogConflict.objects.filter(kind=kind, name=name).select_related("location")
+                .order_by("location_id")[:20])

@@ -32,6 +32,7 @@ from services.hosts.repository_keys import normalize_repository
 from services.models import (
     Domain,
     Environment,
+    Origin,
     Profile,
     Runbook,
     RunbookRevision,
@@ -194,7 +195,8 @@ def service_create(*, actor: Any, slug: str, owner: str, name: str = "", reposit
     if reserved is not None:
         raise claims.reserved(reserved)
     service = Service(slug=slug, name=name or slug, owner_team=owner_team, owner_user=owner_user,
-                      repository=repo_key, system=_resolve_system(system), **fields)
+                      repository=repo_key, system=_resolve_system(system),
+                      origin=Origin.SCAFFOLDER if run_id else Origin.MANUAL, **fields)
     try:
         with transaction.atomic():
             service.save()

@@ -281,8 +281,9 @@ def _unkept(kind: str, metadata: dict[str, Any], spec: dict[str, Any], namespace
 
 
 def validate(document: Any, result: DocumentResult,
-              ref_cache: dict[tuple[str, str | None], EntityRef | str] | None = None) -> Entity | None:
-    """The document as an Entity, or None with the result saying why it was skipped or refused."""
+              ref_cache: dict[tuple[str, str | None], EntityRef | str] | None = None) -> Entity | LocationTargets | None:
+    """The document as an Entity (or, for a `kind: Location`, its targets), or None with the result
+    saying why it was skipped or refused."""
     if not isinstance(document, dict):
         result.fail(f"a document must be a mapping, not {_type_name(document)}")
         return None
@@ -302,6 +303,8 @@ def validate(document: Any, result: DocumentResult,
         result.fail(f"kind {quote(kind)} is not a valid kind")
         return None
     result.kind = kind
+    if kind == "Location":
+        return _followed(document, result)
     if kind not in MODELLED_KINDS:
         for modelled in MODELLED_KINDS:
             if kind.lower() == modelled.lower():
@@ -333,6 +336,49 @@ def validate(document: Any, result: DocumentResult,
         result.note("not kept: metadata.title (the display name is spec.profile.displayName)")
     return Entity(result=result, kind=kind, name=name, namespace=metadata["namespace"], key=key,
                    values=values, refs=refs)
+
+
+MOST_TARGETS = 1000  # targets one Location document may name
+
+
+@dataclass
+class LocationTargets:
+    """A `kind: Location` document: the targets it names, to be read by the location being refreshed."""
+
+    result: DocumentResult
+    targets: list[str]
+
+
+def _followed(document: dict[str, Any], result: DocumentResult) -> LocationTargets | None:
+    """A Location's spec.target and spec.targets (Backstage's fields), or None with the result saying why not."""
+    checks = _Checks({})
+    metadata = checks.mapping(document, "metadata", "metadata", required=False) or {}
+    if isinstance(metadata.get("name"), str):
+        result.name = metadata["name"][:100]
+    spec = checks.mapping(document, "spec", "spec", required=True)
+    targets: list[str] = []
+    if spec is not None:
+        single = checks.string(spec, "target", "spec.target", required=False)
+        if single:
+            targets.append(single)
+        many = spec.get("targets")
+        if many is not None and not isinstance(many, list):
+            checks.fail(f"spec.targets must be a list, not {_type_name(many)}")
+        elif many:
+            if len(many) > MOST_TARGETS:
+                checks.fail(f"spec.targets names {len(many):,} targets; at most {MOST_TARGETS:,} are read")
+            for index, target in enumerate(many[:MOST_TARGETS]):
+                if isinstance(target, str) and target.strip():
+                    targets.append(target.strip())
+                else:
+                    checks.fail(f"spec.targets[{index}] must be a non-empty string, not {_type_name(target)}")
+        if not targets and not checks.problems:
+            checks.fail("a Location needs spec.target or spec.targets")
+    if checks.problems:
+        result.fail(*checks.problems)
+        return None
+    result.outcome = "followed"
+    return LocationTargets(result=result, targets=targets)
 
 
 def _owner_ref(checks: _Checks, spec: dict[str, Any]) -> Ref | None:

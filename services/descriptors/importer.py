@@ -9,7 +9,7 @@ import os
 import re
 from collections import defaultdict
 from collections.abc import Iterator
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -18,18 +18,16 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 
 from services.catalog.refs import EntityRef, quote
-from services.descriptors.checks import MOST_PROBLEMS, Entity, Ref, listing, validate
+from services.descriptors.checks import MOST_PROBLEMS, Entity, LocationTargets, Ref, listing, validate
+from services.descriptors.origins import FoundConflict, Origins
 from services.descriptors.parse import (
     MODELLED_KINDS,
     NAME_ANNOTATION,
-    DescriptorInputError,
     RefusedDocument,
     component_slug,
-    descriptor_files,
     parse_text,
-    read_text,
 )
-from services.descriptors.planning import SERVICE_COLUMNS, TEAM_COLUMNS, Planner
+from services.descriptors.planning import ORIGIN_COLUMNS, SERVICE_COLUMNS, TEAM_COLUMNS, Planner
 from services.descriptors.report import DocumentResult, ImportReport
 from services.descriptors.writing import Writer, chunks
 from services.errors import CatalogError
@@ -41,33 +39,35 @@ User = get_user_model()
 # Importing.
 
 
-def catalog_import(*, path: str | os.PathLike[str], actor: Any = None, strict: bool = False,
-                   dry_run: bool = False, force: bool = False) -> ImportReport:
-    """Import Backstage descriptors from a file or a folder (recursively); returns the report.
+@dataclass
+class ImportOrigin:
+    """The location an import reads for: it may change only the entries it produced (or unclaimed ones)."""
 
-    Every document is validated before anything is written; invalid ones are reported and skipped,
-    the valid ones imported. Re-importing the same input changes nothing and records no audit event.
-    `strict` refuses documents naming a team, user, system or domain that is neither in the catalog
-    nor in the input (by default such teams and users are created as declared). `dry_run` writes nothing.
-    A descriptor never moves a service already in the catalog to another owner (a copy-paste of
-    another team's descriptor would take it, and rewrite its repository and links): such a document
-    is refused with the reason, unless `force` says the owner really changes.
+    location_id: int | None  # None for a dry run of a location not registered yet
+    label: str
+    team: str | None = None  # registered by a member for this team: only its entries may be described
+    # Entries from these sources are kept as they are when not produced (their source could not be read).
+    unread_paths: frozenset[str] = frozenset()
+
+
+def import_entities(entities: list[Entity], report: ImportReport, *, origin: ImportOrigin, actor: Any = None,
+                    strict: bool = False, dry_run: bool = False, force: bool = False) -> _Importer:
+    """Plan and (unless `dry_run`) write what the checked entities change, for `origin`; returns the importer,
+    whose `conflicts` and `orphans` say what it refused and what its location no longer produces.
+
+    Invalid documents are already in the report; the valid ones are imported. Re-importing the same input
+    changes nothing and records no audit event. `strict` refuses documents naming a team, user, system or
+    domain that is neither in the catalog nor in the input (by default such teams and users are created
+    as declared). A descriptor never moves a service already in the catalog to another owner, nor changes
+    an entry another origin holds (a copy-paste of another team's descriptor would take it): such a
+    document is refused with the reason, unless `force` (an administrator on the server) says so.
     """
-    root = Path(path)
-    if not root.exists():
-        raise DescriptorInputError(f"'{path}' does not exist.")
-    folder = root if root.is_dir() else None
-    files = descriptor_files(root) if folder else [root]
-    if not files:
-        raise DescriptorInputError(f"'{path}' holds no .yaml or .yml file.")
-    report = ImportReport(dry_run=dry_run, strict=strict)
     # An import makes hundreds of thousands of long-lived objects and no reference cycles: the
     # collector's repeated full passes over them were a third of the 10k-service import's time.
     collecting = gc.isenabled()
     gc.disable()
     try:
-        entities = _read(files, folder, str(path), report)
-        importer = _Importer(entities, report, strict=strict, actor=actor, force=force)
+        importer = _Importer(entities, report, strict=strict, actor=actor, force=force, origin=origin)
         if dry_run:
             importer.run(write=False)
         else:
@@ -80,38 +80,23 @@ def catalog_import(*, path: str | os.PathLike[str], actor: Any = None, strict: b
     finally:
         if collecting:
             gc.enable()
-    return report
+    return importer
 
 
-_Checked = tuple[list[DocumentResult], list[Entity], int]  # results, valid entities, documents read
+# results, valid entities, documents read, Location documents (their targets)
+_Checked = tuple[list[DocumentResult], list[Entity], int, list[LocationTargets]]
 # A file this large is parsed and validated in two halves at once, one in a forked process: on the
 # 10k-service file (4.4 MB) parsing was the largest part of the import, and machines have 2+ cores.
 PARALLEL_BYTES = 1_000_000
 _DOCUMENT_START = re.compile(r"^---(?=[ \t\r\n]|$)", re.MULTILINE)
 
 
-def _read(files: list[Path], folder: Path | None, given: str, report: ImportReport) -> list[Entity]:
-    """Parse and validate every document, file by file; only the reduced entities are kept."""
-    entities: list[Entity] = []
-    ref_cache: dict[tuple[str, str | None], EntityRef | str] = {}
-    for file in files:
-        label = str(file.relative_to(folder)) if folder else given
-        try:
-            results, valid, _ = _check_file(file, label, ref_cache)
-        except ValueError as error:
-            report.file_errors.append({"file": label, "error": str(error)})
-            continue
-        report.files_read += 1
-        report.documents.extend(results)
-        entities.extend(valid)
-    return entities
-
-
-def _check_text(text: str, label: str, ref_cache: dict[tuple[str, str | None], EntityRef | str]) -> _Checked:
+def check_text(text: str, label: str, ref_cache: dict[tuple[str, str | None], EntityRef | str]) -> _Checked:
     """Parse and validate one YAML stream; raises ValueError when it is not YAML."""
     documents = parse_text(text)
     results: list[DocumentResult] = []
     entities: list[Entity] = []
+    followed: list[LocationTargets] = []
     for index, document in enumerate(documents, start=1):
         if document is None:
             continue  # an empty document (a stray `---`, a comment-only header): nothing to say
@@ -121,18 +106,20 @@ def _check_text(text: str, label: str, ref_cache: dict[tuple[str, str | None], E
             result.fail(document.reason)
             continue
         entity = validate(document, result, ref_cache)
-        if entity is not None:
+        if isinstance(entity, LocationTargets):
+            followed.append(entity)
+        elif entity is not None:
             entities.append(entity)
-    return results, entities, len(documents)
+    return results, entities, len(documents), followed
 
 
-def _check_file(path: Path, label: str, ref_cache: dict[tuple[str, str | None], EntityRef | str]) -> _Checked:
-    text = read_text(path)
+def check_stream(text: str, label: str, ref_cache: dict[tuple[str, str | None], EntityRef | str]) -> _Checked:
+    """check_text, in two processes for a large stream; raises ValueError when it is not YAML."""
     if len(text) >= PARALLEL_BYTES:
         checked = _check_halves(text, label, ref_cache)
         if checked is not None:
             return checked
-    return _check_text(text, label, ref_cache)
+    return check_text(text, label, ref_cache)
 
 
 def _check_halves(text: str, label: str,
@@ -158,7 +145,7 @@ def _check_halves(text: str, label: str,
     sender.close()
     try:
         try:
-            first: _Checked | None = _check_text(text[:match.start()], label, ref_cache)
+            first: _Checked | None = check_text(text[:match.start()], label, ref_cache)
         except ValueError:
             first = None
         try:
@@ -172,20 +159,20 @@ def _check_halves(text: str, label: str,
         return None
     for result in second[0]:
         result.index += first[2]
-    return first[0] + second[0], first[1] + second[1], first[2] + second[2]
+    return first[0] + second[0], first[1] + second[1], first[2] + second[2], first[3] + second[3]
 
 
 def _check_in_child(text: str, label: str, ref_cache: dict[tuple[str, str | None], EntityRef | str],
                     sender: Any) -> None:
     try:
-        checked: _Checked | None = _check_text(text, label, ref_cache)
+        checked: _Checked | None = check_text(text, label, ref_cache)
     except Exception:  # noqa: BLE001 - the parent redoes the whole file and reports any error itself
         checked = None
     sender.send(checked)
     sender.close()
 
 
-class _Importer(Planner, Writer):
+class _Importer(Origins, Planner, Writer):
     """One import: resolves references, diffs against the catalog, then writes the differences in bulk.
 
     Rows are read as dicts (values()), compared in memory and written with executemany: a fixed
@@ -193,8 +180,11 @@ class _Importer(Planner, Writer):
     """
 
     def __init__(self, entities: list[Entity], report: ImportReport, *, strict: bool, actor: Any,
-                 force: bool = False) -> None:
+                 origin: ImportOrigin, force: bool = False) -> None:
         self.report = report
+        self.origin = origin
+        self.conflicts: list[FoundConflict] = []
+        self.orphans: dict[str, list[str]] = {}
         self.strict = strict
         self.force = force
         self.actor = actor
@@ -223,6 +213,7 @@ class _Importer(Planner, Writer):
 
     def run(self, *, write: bool) -> None:
         self._load()
+        self._claim()
         if self.strict:
             self._refuse_unresolved()
         self._resolve()
@@ -244,10 +235,11 @@ class _Importer(Planner, Writer):
         self.team_slug = {row["id"]: slug for slug, row in self.teams.items()}
         self.systems: dict[str, dict[str, Any]] = {
             row["slug"]: row for row in System.objects.values("id", "slug", "name", "description", "owner_id",
-                                                              "domain_id")}
+                                                              "domain_id", *ORIGIN_COLUMNS)}
         self.system_slug = {row["id"]: slug for slug, row in self.systems.items()}
         self.domains: dict[str, dict[str, Any]] = {
-            row["slug"]: row for row in Domain.objects.values("id", "slug", "name", "description", "owner_id")}
+            row["slug"]: row for row in Domain.objects.values("id", "slug", "name", "description", "owner_id",
+                                                              *ORIGIN_COLUMNS)}
         self.domain_slug = {row["id"]: slug for slug, row in self.domains.items()}
 
         components = self.entities["Component"]
@@ -263,7 +255,7 @@ class _Importer(Planner, Writer):
         self.profiles: dict[int, dict[str, Any]] = {}
         for chunk in chunks(sorted(row["id"] for row in self.users.values())):
             for row in Profile.objects.filter(user_id__in=chunk).values("id", "user_id", "display_name", "picture",
-                                                                        "declared_by_import"):
+                                                                        "declared_by_import", *ORIGIN_COLUMNS):
                 self.profiles[row["user_id"]] = row
 
         targets = {component_slug(dep.ref.name) for entity in components.values()
@@ -306,7 +298,8 @@ class _Importer(Planner, Writer):
         ((name, values),) = lookup.items()
         for chunk in chunks(values):
             query = (User.objects.annotate(lower_name=Lower("username")).filter(**{name: chunk})
-                     .order_by("pk").values("id", "username", "email", "lower_name"))
+                     .order_by("pk").values("id", "username", "email", "lower_name", "is_staff",
+                                                     "is_superuser"))
             for row in query:
                 self.users.setdefault(row["lower_name"], row)
         self.user_key = {row["id"]: key for key, row in self.users.items()}

@@ -24,10 +24,11 @@ class _Planned:
     changes: dict[str, Any]
 
 
+ORIGIN_COLUMNS = ("origin", "origin_location_id", "origin_path", "orphaned_at")
 TEAM_COLUMNS = ("id", "slug", "parent_id", "name", "description", "email", "chat_channel", "github_team_slug",
-                "team_type", "annotations", "declared_by_import")
+                "team_type", "annotations", "declared_by_import", *ORIGIN_COLUMNS)
 SERVICE_COLUMNS = ("id", "slug", "name", "description", "type", "lifecycle", "tags", "links", "annotations",
-                   "repository", "owner_team_id", "owner_user_id", "system_id")
+                   "repository", "owner_team_id", "owner_user_id", "system_id", *ORIGIN_COLUMNS)
 
 
 class Planner:
@@ -230,7 +231,11 @@ class Planner:
             row = self.services.get(key)
             owner_kind, owner_key = entity.resolved["owner"]
             owner = owner_key if owner_kind == "team" else f"user:{self._username(owner_key)}"
-            if row is not None and not self.force and self._service_owner(row) != owner:
+            # An owner change is taken from the location holding the service (its repository's owners hand
+            # it over); from anywhere else (an unclaimed service being adopted) only with --force.
+            held_here = (row is not None and row["origin"] == "location"
+                         and row["origin_location_id"] == self.origin.location_id is not None)
+            if row is not None and not self.force and not held_here and self._service_owner(row) != owner:
                 entity.result.fail(f"service '{key}' is owned by {self._service_owner(row)} in the catalog and this "
                                    f"descriptor says {owner}: nothing of it was changed. If its owner really "
                                    "changes, import again with --force")

@@ -9,6 +9,10 @@ from typing import Any
 # ---------------------------------------------------------------------------------------------
 # The report.
 
+# `followed`: a Location document, whose targets were read; `conflict`: it names an entry another
+# origin holds (services/models/locations.py), so nothing of it was applied.
+OUTCOMES = ("created", "updated", "unchanged", "skipped", "invalid", "conflict", "followed")
+
 
 @dataclass
 class DocumentResult:
@@ -18,7 +22,7 @@ class DocumentResult:
     index: int  # 1-based position of the document in its file
     kind: str = ""
     name: str = ""
-    outcome: str = ""  # created | updated | unchanged | skipped | invalid
+    outcome: str = ""  # created | updated | unchanged | skipped | invalid | conflict | followed
     reasons: list[str] = field(default_factory=list)
     changes: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -37,6 +41,12 @@ class DocumentResult:
         self.reasons.append(reason)
         self.notes.clear()
 
+    def conflict(self, reason: str) -> None:
+        """Another origin holds the entry it names: nothing of it is applied."""
+        self.outcome = "conflict"
+        self.reasons.append(reason)
+        self.notes.clear()
+
     def note(self, note: str) -> None:
         if note not in self.notes:
             self.notes.append(note)
@@ -47,6 +57,8 @@ class DocumentResult:
             body = "skipped (invalid): " + "; ".join(self.reasons)
         elif self.outcome == "skipped":
             body = "skipped: " + "; ".join(self.reasons)
+        elif self.outcome == "conflict":
+            body = "refused (conflict): " + "; ".join(self.reasons)
         elif self.outcome == "updated":
             body = f"updated ({', '.join(self.changes)})"
         else:
@@ -73,9 +85,11 @@ class ImportReport:
     file_errors: list[dict[str, str]] = field(default_factory=list)
     declared_teams: list[str] = field(default_factory=list)
     declared_users: list[str] = field(default_factory=list)
+    conflicts: list[dict[str, str]] = field(default_factory=list)  # entries another origin holds
+    orphans: dict[str, list[str]] = field(default_factory=dict)  # kind -> entries the location no longer produces
 
     def counts(self) -> dict[str, int]:
-        counts = dict.fromkeys(("created", "updated", "unchanged", "skipped", "invalid"), 0)
+        counts = dict.fromkeys(OUTCOMES, 0)
         for result in self.documents:
             counts[result.outcome] += 1
         return counts
@@ -85,7 +99,7 @@ class ImportReport:
         """0: nothing errored; 1: some documents or files were invalid; 2: nothing could be read."""
         if self.files_read == 0:
             return 2
-        if self.file_errors or any(result.outcome == "invalid" for result in self.documents):
+        if self.file_errors or any(result.outcome in ("invalid", "conflict") for result in self.documents):
             return 1
         return 0
 
@@ -100,7 +114,8 @@ class ImportReport:
         files = self.files_read + len(self.file_errors)
         text = (
             f"{len(self.documents)} documents in {files} file{'s' if files != 1 else ''}: "
-            + ", ".join(f"{count} {outcome}" for outcome, count in counts.items())
+            + ", ".join(f"{count} {outcome}" for outcome, count in counts.items()
+                        if count or outcome not in ("conflict", "followed"))
         )
         if self.file_errors:
             text += f"; {len(self.file_errors)} file{'s' if len(self.file_errors) != 1 else ''} unreadable"
@@ -110,6 +125,10 @@ class ImportReport:
                      + ", ".join(self.declared_teams))
         if self.declared_users:
             text += "\nUsers declared by this import (named, not described): " + ", ".join(self.declared_users)
+        if self.orphans:
+            text += ("\nOrphaned (no longer described here; kept, shown as orphans): "
+                     + "; ".join(f"{kind} {', '.join(keys[:20])}" + (f" and {len(keys) - 20:,} more" if len(keys) > 20
+                                                                     else "") for kind, keys in self.orphans.items()))
         if self.dry_run:
             text += "\nDry run: nothing was written."
         return text
@@ -119,6 +138,7 @@ class ImportReport:
             "dry_run": self.dry_run, "strict": self.strict, "exit_code": self.exit_code,
             "summary": self.counts() | {"files_read": self.files_read, "files_unreadable": len(self.file_errors)},
             "declared": {"teams": self.declared_teams, "users": self.declared_users},
+            "conflicts": self.conflicts, "orphans": self.orphans,
             "file_errors": self.file_errors,
             "documents": [result.as_dict() for result in self.documents],
         }

@@ -142,6 +142,9 @@ class Writer:
         wrote |= self._apply_memberships()
         wrote |= self._apply_groupings()
         wrote |= self._apply_services()
+        wrote |= self._stamp_origins()
+        wrote |= self._mark_orphans({"team": self.team_ids, "user": self.user_ids, "domain": self.domain_ids,
+                                     "system": self.system_ids, "service": self.service_ids})
         if self.audit:
             self._apply_audit()
         if wrote:
@@ -149,7 +152,8 @@ class Writer:
 
     def _apply_teams(self) -> bool:
         defaults = _row_defaults(Team, self.now)
-        new = [{**defaults, "slug": p.key, **p.values} for p in self.team_plan if p.existing is None]
+        new = [{**defaults, "slug": p.key, **p.values, **self._new_origin(p.entity)}
+               for p in self.team_plan if p.existing is None]
         _insert(Team, new)
         self.team_ids = {slug: row["id"] for slug, row in self.teams.items()}
         self.team_ids.update(_ids(Team, "slug", [row["slug"] for row in new]))
@@ -189,7 +193,7 @@ class Writer:
             values = {name: planned.values[name] for name in profile_fields}
             profile = self.profiles.get(user_id)
             if profile is None and (planned.existing is None or planned.entity is not None):
-                new_profiles.append({**defaults, "user_id": user_id, **values})
+                new_profiles.append({**defaults, "user_id": user_id, **values, **self._new_origin(planned.entity)})
             elif profile is not None and set(planned.changes) & set(profile_fields):
                 changed_profiles.append({"id": profile["id"], **values})
         _insert(Profile, new_profiles)
@@ -218,7 +222,7 @@ class Writer:
                     domain = planned.values["domain"]
                     values["domain_id"] = self.domain_ids[domain] if domain else None
                 if planned.existing is None:
-                    new.append({**defaults, "slug": planned.key, **values})
+                    new.append({**defaults, "slug": planned.key, **values, **self._new_origin(planned.entity)})
                 elif planned.changes:
                     changed.append({"id": planned.existing["id"], **values})
             _insert(model, new)
@@ -244,7 +248,7 @@ class Writer:
                 "system_id": self.system_ids[system] if system else None,
             }
             if planned.existing is None:
-                new.append({**defaults, "slug": planned.key, **values})
+                new.append({**defaults, "slug": planned.key, **values, **self._new_origin(planned.entity)})
             elif set(planned.changes) - {"depends_on"}:
                 changed.append({"id": planned.existing["id"], "updated_at": self.now, **values})
         _insert(Service, new)

@@ -48,6 +48,29 @@ class EnvironmentSpec:
     reviewer_team_ids: dict[str, int] = field(default_factory=dict)  # known ids, to spare lookups
 
 
+# The largest descriptor file a host read returns (services/descriptors/parse.py has the same limit for files).
+MAX_READ_BYTES = 32 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class FileRead:
+    """One file read from a repository: `read` (with its text), `unchanged` (the validator matched:
+    no text), or `missing` (the repository or the file is not there; `error` says which)."""
+
+    state: str
+    text: str = ""
+    etag: str = ""
+    error: str = ""
+
+
+def checked_repository_path(path: str) -> str:
+    """A file's path inside a repository, refused (ValueError) when it is absolute or leaves the repository."""
+    parts = [part for part in path.replace("\\", "/").split("/") if part not in ("", ".")]
+    if not parts or path.startswith("/") or ".." in parts or any(ord(c) < 32 for c in path) or len(path) > 500:
+        raise ValueError(f"{path[:100]!r} is not a file path inside a repository")
+    return "/".join(parts)
+
+
 class RepositoryHost(Protocol):
     """Every operation is idempotent: called again for the same run, it finds its work done."""
 
@@ -68,3 +91,8 @@ class RepositoryHost(Protocol):
     def create_environment(self, *, repository: Repository, environment: EnvironmentSpec) -> None: ...
 
     def protect_branch(self, *, repository: Repository, branch: str, required_approvals: int) -> None: ...
+
+    def read_file(self, *, full_name: str, path: str, ref: str = "", etag: str = "") -> FileRead:
+        """A file of a repository (`ref` empty: the default branch); `unchanged` when `etag` still matches.
+        Raises TransientHostError when the host cannot answer now, PermanentHostError when it refuses."""
+        ...

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import tempfile
 from pathlib import Path
@@ -15,14 +16,19 @@ from pathlib import Path
 from django.conf import settings
 
 from services.hosts.base import (
+    MAX_READ_BYTES,
     EnvironmentSpec,
+    FileRead,
     NameTaken,
     PermanentHostError,
     Repository,
     TransientHostError,
+    checked_repository_path,
 )
 
 MARKER = "slipway-run"
+_SEGMENT = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
+_SEGMENT_REF = re.compile(r"^(?!-)[A-Za-z0-9_./-]{1,200}$")
 RECORD = "slipway.json"
 RUN_TRAILER = "Slipway-Run"
 
@@ -154,3 +160,30 @@ class LocalHost:
         path, record = self._record(repository)
         record["protection"][branch] = {"required_approving_review_count": required_approvals}
         self._save_record(path, record)
+
+    def read_file(self, *, full_name: str, path: str, ref: str = "", etag: str = "") -> FileRead:
+        """A file at `ref` (default: HEAD) of the bare repository `owner/name`; its blob id is the validator."""
+        self.calls += 1
+        path = checked_repository_path(path)
+        owner, _, name = full_name.partition("/")
+        if not (owner and name and all(_SEGMENT.match(part) and part.strip(".") for part in (owner, name))):
+            raise PermanentHostError(f"{full_name[:100]!r} is not owner/name")
+        git_dir = self.root / owner / f"{name}.git"
+        if not git_dir.is_dir():
+            return FileRead("missing", error=f"there is no repository {owner}/{name} on the local host")
+        if ref and not _SEGMENT_REF.match(ref):
+            raise PermanentHostError(f"{ref[:100]!r} is not a branch or tag name")
+        try:
+            blob = self._git("rev-parse", "--verify", "--quiet", f"{ref or 'HEAD'}:{path}", git_dir=git_dir).strip()
+        except PermanentHostError:
+            return FileRead("missing", error=f"{path} is not in {owner}/{name}" + (f" at {ref}" if ref else ""))
+        if etag and blob == etag:
+            return FileRead("unchanged", etag=blob)
+        if int(self._git("cat-file", "-s", blob, git_dir=git_dir).strip() or 0) > MAX_READ_BYTES:
+            raise PermanentHostError(f"{path} is larger than {MAX_READ_BYTES:,} bytes")
+        data = subprocess.run(["git", "--git-dir", str(git_dir), "cat-file", "blob", blob], capture_output=True,
+                              timeout=60, check=False).stdout
+        try:
+            return FileRead("read", text=data.decode("utf-8-sig"), etag=blob)
+        except UnicodeDecodeError:
+            raise PermanentHostError(f"{path} is not UTF-8 text") from None

@@ -1,6 +1,7 @@
 """The data model, one module per domain: catalog.py (teams, people, systems, services, runbooks,
 environments), scaffolder.py (runs, steps, template switches, host write budget), access.py (API
-tokens), audit.py (audit events, the catalog generation). Import models from here.
+tokens), audit.py (audit events, the catalog generation), locations.py (locations, their sources and
+conflicts, the origin of every entry). Import models from here.
 Models import nothing of the service layer."""
 
 from services.models.access import ApiToken, LinkedIdentity
@@ -19,6 +20,7 @@ from services.models.catalog import (
     System,
     Team,
 )
+from services.models.locations import CatalogConflict, Location, LocationSource, Origin
 from services.models.scaffolder import (
     Heartbeat,
     HostThrottle,
@@ -35,14 +37,18 @@ __all__ = [
     "AuditEvent",
     "AuditEventQuerySet",
     "AuditLogIsAppendOnly",
+    "CatalogConflict",
     "CatalogGeneration",
     "Domain",
     "Environment",
     "Heartbeat",
     "LinkedIdentity",
+    "Location",
+    "LocationSource",
     "HostThrottle",
     "HostWriteSlot",
     "Membership",
+    "Origin",
     "Profile",
     "ProvisioningRun",
     "Runbook",

@@ -9,11 +9,13 @@ from django.db import models
 from django.db.models import Q, Value
 from django.db.models.functions import Concat, Upper
 
+from services.models.locations import HasOrigin
+
 WELL_KNOWN_TYPES = ("service", "website", "library", "worker")
 WELL_KNOWN_LIFECYCLES = ("experimental", "production", "deprecated")
 
 
-class Team(models.Model):
+class Team(HasOrigin):
     """A group of people that owns services; declared_by_import marks an owner named but not described."""
 
     slug = models.SlugField(max_length=100, unique=True)
@@ -42,7 +44,7 @@ class Team(models.Model):
         return self.slug
 
 
-class Profile(models.Model):
+class Profile(HasOrigin):
     """What the catalog knows of a person beyond Django's user: display name and picture."""
 
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="profile")
@@ -73,7 +75,7 @@ class Membership(models.Model):
         return f"{self.user} in {self.team} ({self.role})"
 
 
-class Domain(models.Model):
+class Domain(HasOrigin):
     """A business area grouping systems (Backstage Domain)."""
 
     slug = models.SlugField(max_length=100, unique=True)
@@ -88,7 +90,7 @@ class Domain(models.Model):
         return self.slug
 
 
-class System(models.Model):
+class System(HasOrigin):
     """An optional grouping of services (Backstage System), kept for compatibility."""
 
     slug = models.SlugField(max_length=100, unique=True)
@@ -104,7 +106,7 @@ class System(models.Model):
         return self.slug
 
 
-class Service(models.Model):
+class Service(HasOrigin):
     """A deployable thing with exactly one owner: a team, or a single person as Backstage allows."""
 
     slug = models.SlugField(max_length=63, unique=True)

@@ -158,6 +158,7 @@ def _service_context(request: HttpRequest, service: Service) -> dict[str, Any]:
         "members": list(service.owner_team.memberships.all()) if service.owner_team_id else [],
         "history": history[:HISTORY_ON_SERVICE_PAGE],
         "more_history": len(history) > HISTORY_ON_SERVICE_PAGE,
+        "conflicts": reads.entry_conflicts("Component", service.slug),
         "nav": "catalog",
     }
 

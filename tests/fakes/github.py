@@ -20,6 +20,26 @@ Seeded: organization `acme`, user `slipway-bot` and its token `fake.token` (with
 Add more with add_org / add_user / add_team / add_token / add_installation (GitHub App: JWT checked
 against the public key, installation tokens minted by POST .../access_tokens).
 
+Repositories without HTTP (no call recorded): seed_repository(owner, name, files={path: text},
+archived=, default_branch=, private=, visibility=) makes one with a root commit (10,000 with a small
+file each take about a second), push_files(owner, name, {path: text or None}, message=) commits on the
+default branch, delete_file, archive, remove_repository. Every push (these, or a ref created or moved
+through the API) moves `pushed_at` on, by a second when the clock has not moved since the last one.
+
+Reading for a sync: `GET /repos/{owner}/{repo}/contents/{path}` (`ref`: branch, tag or SHA; a file as
+base64 with its git blob SHA, a directory listing, symlinks, submodules; the bytes themselves with
+`Accept: application/vnd.github.raw+json`), `GET /orgs/{org}/repos` (`type`, `sort` created (default,
+newest first) | updated | pushed | full_name (a-z), `direction`, `per_page` up to 100, `page`, and
+GitHub's Link header: prev, next, last, first). Conditional requests: every 200 GET answer carries
+`ETag: "<sha256 hex of the body>"`; a request whose If-None-Match names it (strong or `W/` form) gets a
+304 without a body, which, as on GitHub, does not count against the rate limit: compare
+`rate_limited_calls()` with `calls`, or read `rate_limit_used()`.
+
+Webhooks (built, not sent): push_event(owner, name, before=, after=, changed_paths=) is the `push`
+payload, checked against tests/github-openapi/github-webhooks-subset.json (github_schema.validate_webhook
+checks any payload); webhook_delivery gives the body and headers to post; sign_webhook(secret, body) the
+`X-Hub-Signature-256` value.
+
 Faults (method + path glob, `*` one segment, `**` any; `times=1` by default, ALWAYS = no end):
 add_latency, fail (5xx), secondary_rate_limit (403, Retry-After or not), primary_rate_limit (403,
 x-ratelimit-remaining 0 + reset), too_many_requests (429), apply_then_fail (do it, then 5xx or a
@@ -32,8 +52,8 @@ requests faster than GitHub documents (more than 80 a minute or 500 an hour, or 
 is in flight) or more than 100 concurrent requests gets GitHub's 403 with Retry-After; see
 `SecondaryLimits`, `secondary_limit_hits` and `max_content_per_minute`.
 
-Inspection: calls / write_calls / reset_calls / requests (with bodies), files, commits, repo, team,
-violations / take_violations / assert_no_violations.
+Inspection: calls / write_calls / rate_limited_calls / rate_limit_used / reset_calls / requests (with
+bodies), files, commits, repo, team, violations / take_violations / assert_no_violations.
 
 State lives in memory and every handler runs under one lock, so the fake is safe for concurrent
 clients (threads, or a Celery worker process talking HTTP to it).
@@ -43,25 +63,30 @@ from __future__ import annotations
 
 import base64
 import bisect
+import calendar
+import hashlib
+import hmac
 import itertools
 import json
 import math
+import posixpath
 import re
 import secrets
 import socket
 import struct
 import threading
 import time
-from collections.abc import Callable, Iterator
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, NamedTuple
-from urllib.parse import parse_qsl, quote, unquote, urlsplit
+from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
 import pytest
 
 from tests.fakes import github_schema as schema
-from tests.fakes.github_git import Blob, Commit, GitError, GitStore, Signature, Tree
+from tests.fakes.github_git import Blob, Commit, GitError, GitStore, Signature, Tree, TreeEntry
 
 API_PREFIX = "/api/v3"  # GitHub Enterprise's API root; PyGithub checks followed URLs against it
 DEFAULT_ORG = "acme"
@@ -76,10 +101,50 @@ SECONDARY_RATE_LIMIT_MESSAGE = (
     "If you reach out to GitHub Support for help, please include the request ID {request_id}."
 )
 _LEGACY_TEAM = re.compile(r"/organizations/(?P<org_id>\d+)/team/(?P<team_id>\d+)(?P<rest>/.*)?")
+ZERO_SHA = "0" * 40  # a push event's `before` of a created ref, `after` of a deleted one
+TIMESTAMP = "%Y-%m-%dT%H:%M:%SZ"
+MAX_CONTENT_BYTES = 1024 * 1024  # the contents API answers JSON (base64) only for files up to 1 MB
+PER_PAGE, MAX_PER_PAGE = 30, 100
+MAX_PUSH_COMMITS = 2048  # GitHub: a push payload's `commits` holds at most 2048 commits
+NOT_MODIFIED_HEADERS = ("ETag", "Cache-Control", "Vary", "Last-Modified")  # what a 304 repeats of the 200
 
 
 def _now() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    return time.strftime(TIMESTAMP, time.gmtime())
+
+
+def _later(previous: str) -> str:
+    """Now, or one second past `previous` when the clock has not moved on since: API timestamps have whole
+    seconds, and a client that syncs on `pushed_at` must see it move on every push, even two in a second."""
+    now = _now()
+    if now > previous:
+        return now
+    return time.strftime(TIMESTAMP, time.gmtime(calendar.timegm(time.strptime(previous, TIMESTAMP)) + 1))
+
+
+def _unix(timestamp: str) -> int:
+    return calendar.timegm(time.strptime(timestamp, TIMESTAMP))
+
+
+def etag_of(data: bytes) -> str:
+    """The fake's ETag of an answer body: a quoted strong validator, `"<sha256 hex of the body>"`."""
+    return '"' + hashlib.sha256(data).hexdigest() + '"'
+
+
+def etag_matches(if_none_match: str | None, etag: str) -> bool:
+    """Whether an `If-None-Match` value names `etag`: weak comparison (GitHub sends `W/"..."` validators
+    and clients send back what they got), any of a comma-separated list, or `*`."""
+    if not if_none_match:
+        return False
+    if if_none_match.strip() == "*":
+        return True
+    wanted = etag.removeprefix("W/")
+    return any(tag.strip().removeprefix("W/") == wanted for tag in if_none_match.split(","))
+
+
+def sign_webhook(secret: str, body: bytes) -> str:
+    """The `X-Hub-Signature-256` value GitHub sends with a delivery: `sha256=<HMAC-SHA256 hex of the body>`."""
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
 def _node_id(kind: str, number: int) -> str:
@@ -114,7 +179,7 @@ class RecordedRequest:
 class Violation:
     """A request or an answer that breaks GitHub's description."""
 
-    kind: str  # request | response | unknown-operation | unimplemented | fake-error
+    kind: str  # request | response | unknown-operation | unimplemented | fake-error | webhook
     method: str
     path: str
     status: int
@@ -309,11 +374,12 @@ class ApiError(Exception):
 
 @dataclass
 class Reply:
-    """What a handler answers."""
+    """What a handler answers: a JSON body, or `raw` bytes (a raw media type, its Content-Type in headers)."""
 
     status: int
     body: Any = None
     headers: dict[str, str] = field(default_factory=dict)
+    raw: bytes | None = None
 
 
 @dataclass
@@ -330,6 +396,7 @@ class Context:
     web_url: str
     credential: Credential | None
     builder: schema.BodyBuilder
+    headers: dict[str, str] = field(default_factory=dict)  # the request's, names in lower case
 
     def build(self, component: str | dict[str, Any], values: Any) -> Any:
         """A body of `component` from the values known, completed with the schema's required fields."""
@@ -401,6 +468,7 @@ class FakeGitHub:
         self._faults: list[FaultRule] = []
         self._hidden_after_create = 0
         self._calls: list[Call] = []
+        self._counted: list[Call] = []  # the calls that counted against the primary rate limit
         self._requests: list[RecordedRequest] = []
         self._violations: list[Violation] = []
         self._secondary: SecondaryLimits | None = None
@@ -546,6 +614,132 @@ class FakeGitHub:
             return [
                 token for token, credential in self._credentials.items() if credential.kind == "installation"
             ]
+
+    def seed_repository(
+        self,
+        owner: str,
+        name: str,
+        files: Mapping[str, str | bytes] | None = None,
+        *,
+        archived: bool = False,
+        default_branch: str = "main",
+        private: bool = False,
+        visibility: str | None = None,
+        description: str | None = None,
+        message: str = "Initial commit",
+    ) -> Repo:
+        """A repository put straight into the state (no HTTP, no call recorded): one root commit of `files`
+        on `default_branch` (none: an empty repository). The owner becomes an organization when unknown.
+        Cheap enough for thousands: 10,000 with one small file each take about a second."""
+        with self._lock:
+            if owner.lower() not in self._accounts:
+                self.add_org(owner)
+            account = self._accounts[owner.lower()]
+            if f"{account.login}/{name}".lower() in self._repos:
+                raise ValueError(f"repository {account.login}/{name} exists already")
+            visibility = visibility or ("private" if private else "public")
+            now = _now()
+            repo = Repo(
+                owner=account.login,
+                name=name,
+                id=next(self._ids),
+                private=visibility != "public",
+                visibility=visibility,
+                description=description,
+                default_branch=default_branch,
+                created_by=self.login,
+                created_at=now,
+                updated_at=now,
+                pushed_at=now,
+            )
+            if files:
+                self._commit_files(repo, files, message, default_branch, at=now)
+            repo.archived = archived
+            self._repos[repo.key] = repo
+            return repo
+
+    def push_files(
+        self,
+        owner: str,
+        name: str,
+        files: Mapping[str, str | bytes | None],
+        *,
+        message: str = "Update files",
+        branch: str | None = None,
+    ) -> str:
+        """Push one commit on `branch` (default: the default branch) that writes `files` (path → text or
+        bytes; None deletes the path) over the branch's tree; `pushed_at` moves on. Returns the commit SHA.
+        Raises ValueError on an archived repository, which GitHub makes read-only."""
+        with self._lock:
+            repo = self.repo(owner, name)
+            if repo.archived:
+                raise ValueError(f"{repo.full_name} is archived: GitHub refuses pushes to it")
+            return self._commit_files(repo, files, message, branch or repo.default_branch)
+
+    def delete_file(
+        self, owner: str, name: str, path: str, *, message: str | None = None, branch: str | None = None
+    ) -> str:
+        """Push one commit that deletes `path` (KeyError when the branch has no such file); its SHA."""
+        with self._lock:
+            if path.strip("/") not in self.files(owner, name, branch):
+                raise KeyError(f"{owner}/{name} has no file {path!r}")
+            return self.push_files(
+                owner, name, {path: None}, message=message or f"Delete {path}", branch=branch
+            )
+
+    def archive(self, owner: str, name: str, archived: bool = True) -> Repo:
+        """Archive (or unarchive) a repository, as its settings page does; `pushed_at` stays."""
+        with self._lock:
+            repo = self.repo(owner, name)
+            repo.archived = archived
+            repo.updated_at = _later(repo.updated_at)
+            return repo
+
+    def remove_repository(self, owner: str, name: str) -> None:
+        """Delete a repository (KeyError when absent) and its team grants."""
+        with self._lock:
+            repo = self._repos.pop(f"{owner}/{name}".lower())
+            for team in self._teams.values():
+                team.repos.pop(repo.key, None)
+
+    def _commit_files(
+        self,
+        repo: Repo,
+        files: Mapping[str, str | bytes | None],
+        message: str,
+        branch: str,
+        *,
+        at: str | None = None,
+    ) -> str:
+        """Commit `files` over the head of `branch` and move it there; `at`: the push's time (seeding)."""
+        ref = f"refs/heads/{branch}"
+        parent = repo.refs.get(ref)
+        leaves: dict[str, TreeEntry] = {}
+        if parent is not None:
+            head = repo.git.objects[parent]
+            assert isinstance(head, Commit)
+            leaves = repo.git.leaves(head.tree)
+        for raw_path, content in files.items():
+            path = raw_path.strip("/")
+            # The path replaces whatever was there: a file, a directory below it, a file where a parent goes.
+            if leaves:
+                parents = {"/".join(path.split("/")[:depth]) for depth in range(1, path.count("/") + 1)}
+                for existing in [
+                    item for item in leaves if item == path or item.startswith(path + "/") or item in parents
+                ]:
+                    del leaves[existing]
+            if content is not None:
+                data = content.encode() if isinstance(content, str) else content
+                leaves[path] = TreeEntry("100644", "blob", path, repo.git.put_blob(data))
+        bot = self._accounts[self.login.lower()]
+        email = f"{bot.id}+{bot.login}@users.noreply.github.com"
+        signature = Signature(bot.name or bot.login, email, at or _now())
+        sha = repo.git.put_commit(
+            Commit(repo.git.build(leaves), (parent,) if parent else (), message, signature, signature)
+        )
+        repo.refs[ref] = sha
+        repo.pushed_at = at or _later(repo.pushed_at)
+        return sha
 
     # -- faults ------------------------------------------------------------------------------------
 
@@ -725,10 +919,26 @@ class FakeGitHub:
         """Calls other than GET and HEAD."""
         return [call for call in self.calls if call.method not in ("GET", "HEAD")]
 
+    def rate_limited_calls(self) -> list[Call]:
+        """Calls that counted against the primary rate limit (their answer's x-ratelimit-used went up).
+
+        Not counted, as on GitHub: a 304 answer to a conditional request, `GET /rate_limit`, and the
+        answers of programmed faults (`fail`, `secondary_rate_limit`...: GitHub never did the work).
+        """
+        with self._lock:
+            return list(self._counted)
+
+    def rate_limit_used(self, token: str | None = None) -> int:
+        """Requests counted in the current rate-limit hour of `token` (default: `fake.token`)."""
+        with self._lock:
+            window = self._rates.get(token or self.token)
+            return window[1] if window is not None and window[0] > time.time() else 0
+
     def reset_calls(self) -> None:
-        """Forget the calls recorded so far (not the state, not the violations)."""
+        """Forget the calls recorded so far (not the state, not the violations, not the rate-limit use)."""
         with self._lock:
             self._calls.clear()
+            self._counted.clear()
             self._requests.clear()
 
     @property
@@ -763,10 +973,11 @@ class FakeGitHub:
         with self._lock:
             return self._teams[(org.lower(), slug.lower())]
 
-    def files(self, owner: str, name: str, ref: str = "main") -> dict[str, str]:
-        """Path → text of every file at branch (or commit) `ref`."""
+    def files(self, owner: str, name: str, ref: str | None = None) -> dict[str, str]:
+        """Path → text of every file at branch (or commit) `ref` (default: the default branch)."""
         with self._lock:
             repo = self.repo(owner, name)
+            ref = ref or repo.default_branch
             sha = repo.refs.get(f"refs/heads/{ref}", ref)
             return {path: data.decode("utf-8", "replace") for path, data in repo.git.files(sha).items()}
 
@@ -790,6 +1001,190 @@ class FakeGitHub:
                     }
                 )
             return history
+
+    # -- webhooks ----------------------------------------------------------------------------------
+
+    def push_event(
+        self,
+        owner: str,
+        name: str,
+        *,
+        before: str,
+        after: str,
+        changed_paths: Iterable[str] | None = None,
+        ref: str | None = None,
+        forced: bool | None = None,
+        pusher: str | None = None,
+        installation_id: int | None = None,
+    ) -> dict[str, Any]:
+        """The `push` webhook payload GitHub delivers for `before..after` on `ref` (default: the default
+        branch), checked against github-webhooks-subset.json (a violation fails the test like any other).
+
+        `before` and `after` are commits of the repository (push_files returns them) or ZERO_SHA (a created
+        or deleted ref). `commits` are the pushed ones, oldest first, each with its own added / removed /
+        modified paths; `changed_paths` instead puts the given paths (classified by comparing the trees of
+        `before` and `after`) on the head commit, the others listing none, which is what a consumer that
+        unions the lists over the commits sees either way. The fake sends nothing: post the payload
+        yourself (webhook_delivery gives the body and headers).
+        """
+        with self._lock:
+            repo = self.repo(owner, name)
+            for sha in (before, after):
+                if sha != ZERO_SHA and repo.git.get(sha, Commit) is None:
+                    raise ValueError(f"{sha} is not a commit of {repo.full_name} (nor ZERO_SHA)")
+            context = self._local_context()
+            ref = ref if ref and ref.startswith("refs/") else f"refs/heads/{ref or repo.default_branch}"
+            created, deleted = before == ZERO_SHA, after == ZERO_SHA
+            earlier = set(repo.git.ancestors(before)) if not created else set()
+            pushed = [] if deleted else [sha for sha in repo.git.ancestors(after) if sha not in earlier]
+            pushed = list(reversed(pushed))[-MAX_PUSH_COMMITS:]
+            if forced is None:
+                forced = not created and not deleted and before not in repo.git.ancestors(after)
+            commits = []
+            for sha in pushed:
+                commit = repo.git.objects[sha]
+                assert isinstance(commit, Commit)
+                if changed_paths is None:
+                    old = self._leaf_shas(repo, commit.parents[0] if commit.parents else ZERO_SHA)
+                    changes = self._changes(old, self._leaf_shas(repo, sha), None)
+                elif sha == after:
+                    changes = self._changes(
+                        self._leaf_shas(repo, before), self._leaf_shas(repo, after), changed_paths
+                    )
+                else:
+                    changes = {"added": [], "removed": [], "modified": []}
+                commits.append(self._push_commit_json(context, repo, sha, changes))
+            account = self._accounts[(pusher or self.login).lower()]
+            web = f"{context.web_url}/{repo.full_name}"
+            payload: dict[str, Any] = {
+                "ref": ref,
+                "before": before,
+                "after": after,
+                "repository": self._hook_repo_json(context, repo),
+                "pusher": {
+                    "name": account.login,
+                    "email": f"{account.id}+{account.login}@users.noreply.github.com",
+                },
+                "sender": self._user_json(context, account),
+                "created": created,
+                "deleted": deleted,
+                "forced": forced,
+                "base_ref": None,
+                "compare": f"{web}/compare/{before[:12]}...{after[:12]}",
+                "commits": commits,
+                "head_commit": commits[-1] if commits else None,
+            }
+            owner_account = self._accounts[repo.owner.lower()]
+            if owner_account.type == "Organization":
+                org = self._org_json(context, owner_account)
+                keys = ("login", "id", "node_id", "url", "repos_url", "events_url", "hooks_url", "issues_url",
+                        "members_url", "public_members_url", "avatar_url", "description")  # fmt: skip
+                payload["organization"] = {key: org[key] for key in keys}
+            if installation_id is not None:
+                payload["installation"] = {
+                    "id": installation_id,
+                    "node_id": _node_id("Installation", installation_id),
+                }
+        problems = schema.validate_webhook("push", payload)
+        if problems:
+            self._violate("webhook", "POST", f"(push webhook of {repo.full_name})", 0, problems)
+        return payload
+
+    @staticmethod
+    def webhook_delivery(
+        event: str, payload: dict[str, Any], *, secret: str | None = None, hook_id: int = 1
+    ) -> tuple[bytes, dict[str, str]]:
+        """The body and headers GitHub posts for `payload` (headers as the webhook description lists them;
+        signed when `secret`). The hook belongs to the payload's organization, else to its repository."""
+        body = json.dumps(payload).encode()
+        kind = "organization" if "organization" in payload else "repository"
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": "GitHub-Hookshot/fake",
+            "X-GitHub-Event": event,
+            "X-GitHub-Delivery": str(uuid.uuid4()),
+            "X-GitHub-Hook-ID": str(hook_id),
+            "X-GitHub-Hook-Installation-Target-ID": str((payload.get(kind) or {}).get("id", 0)),
+            "X-GitHub-Hook-Installation-Target-Type": kind,
+        }
+        if secret is not None:
+            headers["X-Hub-Signature-256"] = sign_webhook(secret, body)
+            headers["X-Hub-Signature"] = "sha1=" + hmac.new(secret.encode(), body, hashlib.sha1).hexdigest()
+        return body, headers
+
+    def _local_context(self) -> Context:
+        """A context for building JSON outside a request (webhook payloads): the fake's own address."""
+        builder = schema.BodyBuilder(self.api_url, _now())
+        host = f"127.0.0.1:{self.port}"
+        return Context("POST", "", {}, {}, None, host, self.api_url, self.base_url, None, builder)
+
+    @staticmethod
+    def _leaf_shas(repo: Repo, commit_sha: str) -> dict[str, str]:
+        commit = repo.git.objects.get(commit_sha)
+        if not isinstance(commit, Commit):
+            return {}  # ZERO_SHA: nothing before a created ref, nothing after a deleted one
+        return {path: entry.sha for path, entry in repo.git.leaves(commit.tree).items()}
+
+    @staticmethod
+    def _changes(
+        old: dict[str, str], new: dict[str, str], paths: Iterable[str] | None
+    ) -> dict[str, list[str]]:
+        chosen = sorted(set(old) | set(new)) if paths is None else [path.strip("/") for path in paths]
+        changes: dict[str, list[str]] = {"added": [], "removed": [], "modified": []}
+        for path in chosen:
+            if path not in old and path in new:
+                changes["added"].append(path)
+            elif path in old and path not in new:
+                changes["removed"].append(path)
+            elif paths is not None or old.get(path) != new.get(path):
+                changes["modified"].append(path)
+        return changes
+
+    def _push_commit_json(
+        self, context: Context, repo: Repo, sha: str, changes: dict[str, list[str]]
+    ) -> dict[str, Any]:
+        commit = repo.git.objects[sha]
+        assert isinstance(commit, Commit)
+
+        def person(who: Signature) -> dict[str, Any]:
+            found = {"name": who.name, "email": who.email}
+            account = self._commit_account(context, who)
+            if account:
+                found["username"] = account["login"]
+            return found
+
+        return {
+            "id": sha,
+            "tree_id": commit.tree,
+            "distinct": True,
+            "message": commit.message,
+            "timestamp": commit.committer.date,
+            "url": f"{context.web_url}/{repo.full_name}/commit/{sha}",
+            "author": person(commit.author),
+            "committer": person(commit.committer),
+            **changes,
+        }
+
+    def _hook_repo_json(self, context: Context, repo: Repo) -> dict[str, Any]:
+        # A push payload's repository: the REST one with Unix times for created_at / pushed_at, the owner's
+        # name and e-mail, `organization` as a login, and no `permissions` (a delivery has no viewer).
+        values = self._repo_values(context, repo)
+        for key in ("permissions", "organization", "network_count", "subscribers_count"):
+            values.pop(key, None)
+        owner = self._accounts[repo.owner.lower()]
+        values.update(
+            {
+                "owner": {**values["owner"], "name": owner.name or owner.login, "email": None},
+                "created_at": _unix(repo.created_at),
+                "pushed_at": _unix(repo.pushed_at),
+                "stargazers": 0,
+                "master_branch": repo.default_branch,
+                "custom_properties": {},
+            }
+        )
+        if owner.type == "Organization":
+            values["organization"] = owner.login
+        return values
 
     # -- HTTP --------------------------------------------------------------------------------------
 
@@ -863,6 +1258,7 @@ class FakeGitHub:
             f"http://{host}",
             None,
             schema.BodyBuilder(f"http://{host}{prefix}", _now()),
+            headers,
         )
         try:
             context.credential = self._authenticate(headers.get("authorization"), route)
@@ -891,21 +1287,49 @@ class FakeGitHub:
             self._answer_fault(handler, rule, method, path, query, body, request_id, login)
             return
 
-        # GET /rate_limit does not count against the limit.
-        for key, value in self._rate_headers(context.credential, count=path != "/rate_limit").items():
+        if reply.raw is not None:
+            data = reply.raw
+        else:
+            data = b"" if reply.body is None else json.dumps(reply.body).encode()
+        if method == "GET" and reply.status == 200:
+            reply, data = self._conditional(reply, data, headers.get("if-none-match"))
+        # Neither GET /rate_limit nor a 304 counts against the primary rate limit (GitHub: "Making a
+        # conditional request does not count against your primary rate limit if a 304 response is
+        # returned and the request was made while correctly authorized with an Authorization header";
+        # every GET but /rate_limit needs a token here, so a 304 was authorized).
+        counted = path != "/rate_limit" and reply.status != 304
+        for key, value in self._rate_headers(context.credential, count=counted).items():
             reply.headers.setdefault(key, value)
         reply.headers.setdefault("X-GitHub-Request-Id", request_id)
         if context.credential is not None and context.credential.kind == "user":
             reply.headers["X-OAuth-Scopes"] = ", ".join(context.credential.scopes)
-        data = b"" if reply.body is None else json.dumps(reply.body).encode()
         if route is not None and problem is None:
             response_problems = schema.validate_response(
-                route, params, query, reply.status, data, {k: str(v) for k, v in reply.headers.items()}
+                route,
+                params,
+                query,
+                reply.status,
+                data,
+                {k: str(v) for k, v in reply.headers.items()},
+                content_type=reply.headers.get("Content-Type", "application/json"),
+                request_headers=headers,
             )
             if response_problems:
                 self._violate("response", method, path, reply.status, response_problems)
-        self._record(method, path, reply.status, query, body, login, None)
+        self._record(method, path, reply.status, query, body, login, None, counted=counted)
         self._send(handler, reply.status, reply.headers, data)
+
+    @staticmethod
+    def _conditional(reply: Reply, data: bytes, if_none_match: str | None) -> tuple[Reply, bytes]:
+        """Give a 200 GET answer its ETag (and GitHub's caching headers); a 304 without a body instead
+        when the client already holds that representation. Any GET, as GitHub sends ETags on nearly all."""
+        etag = reply.headers.setdefault("ETag", etag_of(data))
+        reply.headers.setdefault("Cache-Control", "private, max-age=60, s-maxage=60")
+        reply.headers.setdefault("Vary", "Accept, Authorization, Cookie, X-GitHub-OTP")
+        if not etag_matches(if_none_match, etag):
+            return reply, data
+        kept = {key: value for key, value in reply.headers.items() if key in NOT_MODIFIED_HEADERS}
+        return Reply(304, None, kept), b""
 
     def _canonical_path(self, raw_path: str) -> str:
         # GitHub answers team URLs as /organizations/{org_id}/team/{team_id}, and clients follow them:
@@ -933,10 +1357,14 @@ class FakeGitHub:
         body: Any,
         login: str | None,
         fault: str | None,
+        *,
+        counted: bool = False,
     ) -> None:
         # Recorded before the answer is written, so a client that got its answer sees its call here.
         with self._lock:
             self._calls.append(Call(method, path, status))
+            if counted:
+                self._counted.append(Call(method, path, status))
             self._requests.append(RecordedRequest(method, path, status, query, body, login, fault))
 
     def _error_reply(self, error: ApiError) -> Reply:
@@ -1006,12 +1434,19 @@ class FakeGitHub:
     ) -> None:
         self._land(handler)
         handler.send_response(status)
-        handler.send_header("Content-Type", "application/json; charset=utf-8")
-        handler.send_header("X-GitHub-Media-Type", "github.v3; format=json")
-        handler.send_header("X-GitHub-Api-Version-Selected", "2022-11-28")
-        for key, value in headers.items():
+        sent = {
+            "Content-Type": "application/json; charset=utf-8",
+            "X-GitHub-Media-Type": "github.v3; format=json",
+            "X-GitHub-Api-Version-Selected": "2022-11-28",
+            **headers,  # a raw answer brings its own Content-Type and X-GitHub-Media-Type
+        }
+        if status == 304:
+            # No body, so no Content-Type; and no Content-Length, which would have to be the 200's.
+            sent.pop("Content-Type")
+        for key, value in sent.items():
             handler.send_header(key, value)
-        handler.send_header("Content-Length", str(len(data)))
+        if status != 304:
+            handler.send_header("Content-Length", str(len(data)))
         handler.end_headers()
         if data and handler.command != "HEAD":
             handler.wfile.write(data)
@@ -1266,6 +1701,15 @@ class FakeGitHub:
         }
 
     def _repo_json(self, context: Context, repo: Repo) -> dict[str, Any]:
+        return context.build("full-repository", self._repo_values(context, repo))
+
+    def _minimal_repo_json(self, context: Context, repo: Repo) -> dict[str, Any]:
+        # List answers carry GitHub's shorter repository (no organization, network or subscriber counts).
+        allowed = schema.component("minimal-repository")["properties"]
+        values = {key: value for key, value in self._repo_values(context, repo).items() if key in allowed}
+        return context.build("minimal-repository", values)
+
+    def _repo_values(self, context: Context, repo: Repo) -> dict[str, Any]:
         owner = self._accounts[repo.owner.lower()]
         base = f"{context.api_url}/repos/{repo.full_name}"
         html = f"{context.web_url}/{repo.full_name}"
@@ -1342,7 +1786,7 @@ class FakeGitHub:
         )
         if owner.type == "Organization":
             values["organization"] = self._user_json(context, owner)
-        return context.build("full-repository", values)
+        return values
 
     def _commit_json(self, context: Context, repo: Repo, sha: str) -> dict[str, Any]:
         commit = repo.git.objects[sha]
@@ -1596,6 +2040,7 @@ class FakeGitHub:
             ("GET", "/orgs/{org}/installation"): self._get_org_installation,
             ("POST", "/app/installations/{installation_id}/access_tokens"): self._create_installation_token,
             ("POST", "/orgs/{org}/repos"): self._create_org_repo,
+            ("GET", "/orgs/{org}/repos"): self._list_org_repos,
             ("POST", "/user/repos"): self._create_user_repo,
             ("GET", repo): self._get_repo,
             ("PATCH", repo): self._update_repo,
@@ -1608,6 +2053,7 @@ class FakeGitHub:
             ("POST", repo + "/git/refs"): self._create_ref,
             ("GET", repo + "/git/ref/{ref}"): self._get_ref,
             ("PATCH", repo + "/git/refs/{ref}"): self._update_ref,
+            ("GET", repo + "/contents/{path}"): self._get_content,
             ("GET", repo + "/branches/{branch}"): self._get_branch,
             ("GET", repo + "/branches/{branch}/protection"): self._get_protection,
             ("PUT", repo + "/branches/{branch}/protection"): self._put_protection,
@@ -1828,6 +2274,60 @@ class FakeGitHub:
     def _get_repo(self, context: Context) -> Reply:
         return Reply(200, self._repo_json(context, self._repo(context)))
 
+    # Orders of GET /orgs/{org}/repos: timestamps have whole seconds, so ties go by id (creation order).
+    REPO_ORDERS: dict[str, Callable[[Repo], Any]] = {
+        "created": lambda repo: (repo.created_at, repo.id),
+        "updated": lambda repo: (repo.updated_at, repo.id),
+        "pushed": lambda repo: (repo.pushed_at, repo.id),
+        "full_name": lambda repo: (repo.full_name.lower(), repo.id),
+    }
+
+    def _list_org_repos(self, context: Context) -> Reply:
+        credential = self._require_token(context)
+        org = self._org(context.params["org"])
+        repos = [repo for repo in self._repos.values() if repo.owner.lower() == org.login.lower()]
+        if credential.org is not None and credential.org.lower() != org.login.lower():
+            repos = [repo for repo in repos if not repo.private]  # another org's installation: public only
+        kind = context.query.get("type", "all")
+        if kind == "public":
+            repos = [repo for repo in repos if not repo.private]
+        elif kind == "private":  # GitHub counts internal repositories as private here
+            repos = [repo for repo in repos if repo.private]
+        elif kind == "forks":
+            repos = []  # the fake has no forks; `sources` (not forks) and `member` are therefore `all`
+        sort = context.query.get("sort", "created")
+        direction = context.query.get("direction") or ("asc" if sort == "full_name" else "desc")
+        repos.sort(key=self.REPO_ORDERS[sort], reverse=direction == "desc")
+        chosen, link = self._paginate(context, repos)
+        headers = {"Link": link} if link else {}
+        return Reply(200, [self._minimal_repo_json(context, repo) for repo in chosen], headers)
+
+    @staticmethod
+    def _paginate(context: Context, items: list[Any]) -> tuple[list[Any], str | None]:
+        """(the page's items, Link header or None) for `per_page` (default 30, at most 100) and `page`."""
+        # Integers: the request check answered 422 to anything else before the handler ran.
+        per_page = int(context.query.get("per_page", PER_PAGE))
+        page = max(int(context.query.get("page", 1)), 1)
+        # GitHub caps per_page at 100; below 1 the fake takes the default.
+        per_page = min(per_page, MAX_PER_PAGE) if per_page >= 1 else PER_PAGE
+        last = max(math.ceil(len(items) / per_page), 1)
+
+        def url(number: int) -> str:
+            query = {key: value for key, value in context.query.items() if key != "page"}
+            query["page"] = str(number)
+            return f"{context.api_url}{quote(context.path)}?{urlencode(query)}"
+
+        # GitHub's order: prev, next, last, first; none at all when everything fits on one page.
+        links = []
+        if page > 1:
+            links.append(f'<{url(page - 1)}>; rel="prev"')
+        if page < last:
+            links += [f'<{url(page + 1)}>; rel="next"', f'<{url(last)}>; rel="last"']
+        if page > 1:
+            links.append(f'<{url(1)}>; rel="first"')
+        start = (page - 1) * per_page
+        return items[start : start + per_page], ", ".join(links) or None
+
     def _update_repo(self, context: Context) -> Reply:
         repo = self._repo(context)
         body = context.json()
@@ -1969,7 +2469,7 @@ class FakeGitHub:
         if ref in repo.refs:
             raise ApiError(422, "Reference already exists")
         repo.refs[ref] = sha
-        repo.pushed_at = _now()
+        repo.pushed_at = _later(repo.pushed_at)
         data = self._ref_json(context, repo, ref)
         return Reply(201, data, {"Location": data["url"]})
 
@@ -1998,8 +2498,142 @@ class FakeGitHub:
         if not fast_forward and protection is not None and not protection.get("allow_force_pushes"):
             raise ApiError(422, "Cannot force-push to this branch")
         repo.refs[ref] = sha
-        repo.pushed_at = _now()
+        repo.pushed_at = _later(repo.pushed_at)
         return Reply(200, self._ref_json(context, repo, ref))
+
+    # contents
+
+    @staticmethod
+    def _resolve_commit(repo: Repo, ref: str) -> str | None:
+        """The commit a `ref` query names: branch, tag, full ref or commit SHA."""
+        for name in (f"refs/heads/{ref}", f"refs/tags/{ref}", ref):
+            sha = repo.refs.get(name)
+            if sha is not None:
+                return sha
+        return ref if repo.git.get(ref, Commit) is not None else None
+
+    @staticmethod
+    def _lookup(repo: Repo, tree_sha: str, path: str) -> TreeEntry | None:
+        """The entry at `path` (full path as its name) below a root tree; a tree entry for "" (the root)."""
+        if not path:
+            return TreeEntry("040000", "tree", "", tree_sha)
+        current: str | None = tree_sha
+        entry: TreeEntry | None = None
+        for part in path.split("/"):
+            tree = repo.git.get(current, Tree) if current else None
+            if tree is None:
+                return None
+            assert isinstance(tree, Tree)
+            entry = next((item for item in tree.entries if item.name == part), None)
+            if entry is None:
+                return None
+            current = entry.sha if entry.type == "tree" else None
+        assert entry is not None
+        return TreeEntry(entry.mode, entry.type, path, entry.sha)
+
+    def _content_values(
+        self, context: Context, repo: Repo, ref: str, entry: TreeEntry, kind: str
+    ) -> dict[str, Any]:
+        api = f"{context.api_url}/repos/{repo.full_name}"
+        path = quote(entry.name)
+        url = f"{api}/contents/{path}?ref={quote(ref, safe='')}"
+        html_url: str | None = (
+            f"{context.web_url}/{repo.full_name}/{'tree' if kind == 'dir' else 'blob'}/{ref}/{path}"
+        )
+        git_url: str | None = f"{api}/git/{'trees' if entry.type == 'tree' else 'blobs'}/{entry.sha}"
+        if entry.type == "commit":  # a submodule's commit lives in another repository
+            html_url = git_url = None
+        blob = repo.git.objects.get(entry.sha)
+        return {
+            "type": kind,
+            "size": len(blob.data) if isinstance(blob, Blob) else 0,
+            "name": entry.name.rpartition("/")[2],
+            "path": entry.name,
+            "sha": entry.sha,
+            "url": url,
+            "git_url": git_url,
+            "html_url": html_url,
+            # GitHub Enterprise serves raw files under the web root (the fake does not serve them).
+            "download_url": f"{context.web_url}/{repo.full_name}/raw/{ref}/{path}"
+            if kind == "file"
+            else None,
+            "_links": {"self": url, "git": git_url, "html": html_url},
+        }
+
+    def _get_content(self, context: Context) -> Reply:
+        repo = self._repo(context)
+        if not repo.refs:
+            raise ApiError(404, "This repository is empty.")
+        ref = context.query.get("ref") or repo.default_branch
+        commit_sha = self._resolve_commit(repo, ref)
+        if commit_sha is None:
+            raise ApiError(404, f"No commit found for the ref {ref}")
+        commit = repo.git.objects[commit_sha]
+        assert isinstance(commit, Commit)
+        path = context.params["path"].strip("/")
+        entry = self._lookup(repo, commit.tree, path)
+        link = repo.git.objects.get(entry.sha) if entry is not None and entry.mode == "120000" else None
+        if entry is not None and isinstance(link, Blob):
+            # GitHub answers a symlink to a file of the repository with that file; else the link itself.
+            target = link.data.decode("utf-8", "replace")
+            followed = self._lookup(
+                repo, commit.tree, posixpath.normpath(posixpath.join(posixpath.dirname(path), target))
+            )
+            if followed is None or followed.type != "blob" or followed.mode == "120000":
+                values = {**self._content_values(context, repo, ref, entry, "symlink"), "target": target}
+                return Reply(200, context.build("content-symlink", values))
+            entry = followed
+        if entry is None:
+            raise ApiError(404, "Not Found")
+        if entry.type == "tree":
+            tree = repo.git.objects[entry.sha]
+            assert isinstance(tree, Tree)
+            listing = []
+            for item in tree.entries:
+                child = TreeEntry(
+                    item.mode, item.type, f"{path}/{item.name}" if path else item.name, item.sha
+                )
+                # Documented quirk: a listing calls a submodule "file" (symlinks stay "symlink").
+                kind = "dir" if item.type == "tree" else "symlink" if item.mode == "120000" else "file"
+                listing.append(self._content_values(context, repo, ref, child, kind))
+            return Reply(200, listing)
+        if entry.type == "commit":
+            values = {
+                **self._content_values(context, repo, ref, entry, "submodule"),
+                "submodule_git_url": f"{context.web_url}/submodules/{entry.sha}.git",
+            }
+            return Reply(200, context.build("content-submodule", values))
+        blob = repo.git.objects[entry.sha]
+        assert isinstance(blob, Blob)
+        raw = self._raw_media_type(context.headers.get("accept", ""))
+        if raw is not None:
+            headers = {"Content-Type": f"{raw}; charset=utf-8", "X-GitHub-Media-Type": "github.v3; param=raw"}
+            return Reply(200, headers=headers, raw=blob.data)
+        if len(blob.data) > MAX_CONTENT_BYTES:
+            raise ApiError(
+                403,
+                "This API returns blobs up to 1 MB in size. The requested blob is too large to fetch via "
+                "the API, but you can use the Git Data API to request blobs up to 100 MB in size.",
+                [{"resource": "Blob", "field": "data", "code": "too_large"}],
+            )
+        # GitHub wraps the base64 text at 60 characters, each line ending in a newline.
+        encoded = base64.b64encode(blob.data).decode()
+        content = "".join(encoded[start : start + 60] + "\n" for start in range(0, len(encoded), 60))
+        values = {
+            **self._content_values(context, repo, ref, entry, "file"),
+            "content": content,
+            "encoding": "base64",
+        }
+        return Reply(200, context.build("content-file", values))
+
+    @staticmethod
+    def _raw_media_type(accept: str) -> str | None:
+        """The raw media type the Accept header asks for, as GitHub echoes it in Content-Type, or None."""
+        for item in accept.split(","):
+            media = item.partition(";")[0].strip().lower()
+            if schema.RAW_MEDIA_TYPE.fullmatch(media):
+                return media.removesuffix("+json")
+        return None
 
     # branches
 

@@ -1,4 +1,5 @@
-"""GitHub's own OpenAPI description (tests/github-openapi/): routing, validation and response skeletons."""
+"""GitHub's own OpenAPI descriptions (tests/github-openapi/): routing, validation and response skeletons of
+the REST API, and validation of webhook payloads (`validate_webhook`)."""
 
 from __future__ import annotations
 
@@ -6,18 +7,27 @@ import json
 import re
 import threading
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote
 
-SPEC_PATH = Path(__file__).resolve().parent.parent / "github-openapi" / "github-rest-subset.json"
+SPEC_DIR = Path(__file__).resolve().parent.parent / "github-openapi"
+SPEC_PATH = SPEC_DIR / "github-rest-subset.json"
+WEBHOOKS_PATH = SPEC_DIR / "github-webhooks-subset.json"
 # The description's server: traffic to the fake is validated as if it had been sent to GitHub itself.
 GITHUB_API = "https://api.github.com"
 DOCS = "https://docs.github.com/rest"
 HTTP_METHODS = ("get", "put", "post", "patch", "delete", "head")
 # Path parameters GitHub lets span several segments (`heads/feature/x`, branch `release/1.2`, file paths).
 MULTI_SEGMENT_PARAMETERS = {"ref", "branch", "path"}
+# GitHub's raw media types (`application/vnd.github.raw`, `...raw+json`, the older `...v3.raw`): the body is
+# the file's bytes. The description names them only in prose (rest-api-description#6089): see check_raw.
+RAW_MEDIA_TYPE = re.compile(r"application/vnd\.github(?:\.v3)?\.raw(?:\+json)?")
+# Operations whose 200 answer is a `oneOf` with a `discriminator` on `type` that maps "array" to an array
+# schema (a directory listing): a discriminator needs an object, so openapi-core rejects every array
+# ("is not of type 'object'") and such an answer is checked against the array component itself.
+ARRAY_ALTERNATIVES = {("GET", "/repos/{owner}/{repo}/contents/{path}"): "content-directory"}
 
 _openapi_lock = threading.Lock()
 _openapi: Any = None
@@ -57,6 +67,33 @@ def resolve(schema: dict[str, Any]) -> dict[str, Any]:
 def component(name: str) -> dict[str, Any]:
     """A schema of `components/schemas` by name."""
     return spec()["components"]["schemas"][name]
+
+
+def operation(route: Route) -> dict[str, Any]:
+    """The description's operation object of `route`."""
+    return spec()["paths"][route.template][route.method.lower()]
+
+
+def _error_lines(errors: Any) -> list[str]:
+    return [
+        f"{'/'.join(str(part) for part in error.absolute_path) or '(root)'}: {error.message}"
+        for error in sorted(errors, key=lambda error: [str(part) for part in error.absolute_path])
+    ]
+
+
+@cache
+def _component_validator(name: str) -> Any:
+    from openapi_schema_validator import OAS30Validator
+
+    # The component is reached through a `$ref` from a root holding the components, so that its own
+    # `$ref`s (#/components/...) resolve inside the same document.
+    return OAS30Validator({"$ref": f"#/components/schemas/{name}", "components": spec()["components"]})
+
+
+def validate_component(name: str, value: Any) -> list[str]:
+    """Problems of `value` measured against the REST description's component schema `name`."""
+    with _validate_lock:
+        return _error_lines(_component_validator(name).iter_errors(value))
 
 
 # -- routing ---------------------------------------------------------------------------------------
@@ -194,10 +231,26 @@ def validate_response(
     status: int,
     body: bytes,
     headers: dict[str, str],
+    *,
+    content_type: str = "application/json",
+    request_headers: dict[str, str] | None = None,
 ) -> list[str]:
-    """Problems of a response of the fake (empty when it satisfies the description)."""
+    """Problems of a response of the fake (empty when it satisfies the description).
+
+    `content_type` is the answer's media type; `request_headers` (lower-case names) the request's, which
+    a 304 is checked against.
+    """
     from openapi_core.templating.responses.exceptions import ResponseNotFound
     from openapi_core.testing import MockRequest, MockResponse
+
+    if status == 304:
+        problems = check_not_modified(route, body, request_headers or {})
+        if problems or "304" not in operation(route).get("responses", {}):
+            return problems
+    elif RAW_MEDIA_TYPE.fullmatch(content_type.partition(";")[0].strip()):
+        return check_raw(route, status)
+    elif status == 200 and (route.method, route.template) in ARRAY_ALTERNATIVES and body.startswith(b"["):
+        return validate_component(ARRAY_ALTERNATIVES[(route.method, route.template)], json.loads(body))
 
     request = MockRequest(GITHUB_API, route.method.lower(), route.encoded_path(params), args=query)
     response = MockResponse(body, status_code=status, headers=headers, content_type="application/json")
@@ -211,6 +264,40 @@ def validate_response(
     except Exception as error:
         return _schema_errors(error)
     return []
+
+
+def check_not_modified(route: Route, body: bytes, request_headers: dict[str, str]) -> list[str]:
+    """Problems of a 304 answer: it must have no body and answer a conditional GET.
+
+    GitHub's description lists 304 ("Not modified") for a few operations only (contents, /user, pulls...),
+    not for e.g. `GET /repos/{owner}/{repo}` or `GET /orgs/{org}/repos`, yet GitHub answers 304 to a
+    matching `If-None-Match` on any GET that sent an ETag ("Use conditional requests if appropriate",
+    best practices for the REST API): so a 304 is allowed on every GET, described or not.
+    """
+    problems = []
+    if route.method != "GET":
+        problems.append(f"304 answered to a {route.method} (only conditional GETs get one)")
+    if not request_headers.get("if-none-match") and not request_headers.get("if-modified-since"):
+        problems.append("304 answered to a request without If-None-Match or If-Modified-Since")
+    if body:
+        problems.append("a 304 answer has a body")
+    return problems
+
+
+def check_raw(route: Route, status: int) -> list[str]:
+    """Problems of an answer in a raw media type (the file's bytes, no JSON to validate).
+
+    The description documents the raw media types only in an operation's prose ("This endpoint supports
+    the following custom media types ... application/vnd.github.raw+json"); its 200 `content` lists just
+    application/json and application/vnd.github.object (GitHub's own schema bug, rest-api-description
+    issue #6089). A raw answer is allowed where the prose documents it, with status 200.
+    """
+    problems = []
+    if "application/vnd.github.raw" not in operation(route).get("description", ""):
+        problems.append(f"{route.template} does not document the raw media type")
+    if status != 200:
+        problems.append(f"raw media type on a {status} answer")
+    return problems
 
 
 def check_basic_error(status: int, body: bytes) -> list[str]:
@@ -229,6 +316,48 @@ def check_basic_error(status: int, body: bytes) -> list[str]:
         if key in data and not isinstance(data[key], str)
     ]
     return [f"error body field {key!r} is not a string" for key in extra]
+
+
+# -- webhooks --------------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=1)
+def webhooks_spec() -> dict[str, Any]:
+    """The webhook payload descriptions (OpenAPI 3.1 `webhooks`), read once per process."""
+    return json.loads(WEBHOOKS_PATH.read_text(encoding="utf-8"))
+
+
+def webhook_key(event: str, payload: Any = None) -> str:
+    """The description's entry for an event: `push`, or `deployment_status` + action `created` as
+    `deployment-status-created` (the `X-GitHub-Event` header names the event, the payload the action)."""
+    webhooks = webhooks_spec()["webhooks"]
+    key = event.replace("_", "-")
+    if key not in webhooks and isinstance(payload, dict) and isinstance(payload.get("action"), str):
+        key = f"{key}-{payload['action'].replace('_', '-')}"
+    if key not in webhooks:
+        raise KeyError(f"no webhook {event!r} in {WEBHOOKS_PATH.name} (has: {', '.join(sorted(webhooks))})")
+    return key
+
+
+@cache
+def _webhook_validator(key: str) -> Any:
+    from jsonschema import Draft202012Validator
+
+    document = webhooks_spec()
+    # OpenAPI 3.1 schemas are JSON Schema 2020-12; the payload schema is the entry's request body, reached
+    # by a `$ref` from a root that holds the whole document so that #/components/... resolve.
+    pointer = f"#/webhooks/{key}/post/requestBody/content/application~1json/schema"
+    root = {"$ref": pointer, "webhooks": document["webhooks"], "components": document["components"]}
+    return Draft202012Validator(root, format_checker=Draft202012Validator.FORMAT_CHECKER)
+
+
+def validate_webhook(event: str, payload: Any) -> list[str]:
+    """Problems of a webhook payload measured against github-webhooks-subset.json (empty when valid).
+
+    `event` is the `X-GitHub-Event` name (`push`, `repository`...; the payload's `action` picks the entry
+    when the event has several) or the description's own key (`repository-archived`).
+    """
+    return _error_lines(_webhook_validator(webhook_key(event, payload)).iter_errors(payload))
 
 
 # -- response skeletons ----------------------------------------------------------------------------

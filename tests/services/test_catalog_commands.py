@@ -58,8 +58,8 @@ def test_import_prints_a_line_per_document_and_a_summary_and_exits_0(tmp_path):
     out, _ = run("import_catalog", str(path))
 
     assert out.splitlines() == [
-        f"{path}:1 Component ledger -> created - owner team payments not described anywhere: declared by this import",
-        f"{path}:2 API payments-api -> skipped: kind API is not modelled by Slipway",
+        f"{path.name}:1 Component ledger -> created - owner team payments not described anywhere: declared by this import",
+        f"{path.name}:2 API payments-api -> skipped: kind API is not modelled by Slipway",
         "2 documents in 1 file: 1 created, 0 updated, 0 unchanged, 1 skipped, 0 invalid.",
         "Teams declared by this import (named as owner, parent or member, not described): payments",
     ]
@@ -72,7 +72,7 @@ def test_import_again_reports_every_document_unchanged(tmp_path):
 
     out, _ = run("import_catalog", str(path))
 
-    assert f"{path}:1 Component ledger -> unchanged" in out.splitlines()
+    assert f"{path.name}:1 Component ledger -> unchanged" in out.splitlines()
     assert "0 created, 0 updated, 1 unchanged" in out
     assert AuditEvent.objects.count() == events
 
@@ -83,7 +83,7 @@ def test_import_exits_1_when_some_documents_are_invalid_and_imports_the_valid_on
     out, error = run_failing("import_catalog", str(path))
 
     assert error.returncode == 1
-    assert f"{path}:2 Component bad name -> skipped (invalid): metadata.name 'bad name' is not a valid entity name" in out
+    assert f"{path.name}:2 Component bad name -> skipped (invalid): metadata.name 'bad name' is not a valid entity name" in out
     assert list(Service.objects.values_list("slug", flat=True)) == ["ledger"]
 
 
@@ -100,7 +100,7 @@ def test_import_exits_2_when_no_file_can_be_read(tmp_path):
     out, error = run_failing("import_catalog", str(path))
 
     assert error.returncode == 2
-    assert f"{path} -> skipped (unreadable): YAML syntax error" in out
+    assert f"{path.name} -> skipped (unreadable): YAML syntax error" in out
 
 
 def test_a_yaml_error_in_one_file_of_a_folder_is_exit_1_and_the_other_files_import(tmp_path):
@@ -123,7 +123,7 @@ def test_import_json_output_is_machine_readable(tmp_path):
     report = json.loads(out)
     assert error.returncode == 1
     assert report["exit_code"] == 1
-    assert report["summary"] == {"created": 1, "updated": 0, "unchanged": 0, "skipped": 1, "invalid": 1,
+    assert report["summary"] == {"created": 1, "updated": 0, "unchanged": 0, "skipped": 1, "invalid": 1, "conflict": 0, "followed": 0,
                                  "files_read": 1, "files_unreadable": 0}
     assert report["declared"] == {"teams": ["payments"], "users": []}
     assert [(d["index"], d["kind"], d["name"], d["outcome"]) for d in report["documents"]] == [
@@ -191,7 +191,10 @@ def test_export_writes_descriptors_that_import_again(tmp_path):
     assert documents[1]["metadata"]["annotations"] == {"github.com/project-slug": "acme/ledger"}
     assert documents[1]["spec"]["owner"] == "group:default/payments"
     assert "Wrote 2 entities" in err
-    out, _ = run("import_catalog", str(output))
+    # Made in the portal: a descriptor does not change them (a conflict), unless an administrator says so.
+    with pytest.raises(CommandError):
+        run("import_catalog", str(output))
+    out, _ = run("import_catalog", "--force", str(output))
     assert "Component ledger -> updated (annotations)" in out  # now carries the slug annotation it was given
 
 

@@ -13,9 +13,9 @@ from django.contrib.auth import get_user_model
 from services.audit import audit_source
 from services.catalog.generation import catalog_generation
 from services.catalog.refs import SLUG_PATTERN, is_valid_name, parse_entity_ref
+from services.catalog.sync.locations import catalog_import
 from services.descriptors import importer
 from services.descriptors.exporter import catalog_export
-from services.descriptors.importer import catalog_import
 from services.descriptors.parse import NAME_ANNOTATION, DescriptorInputError, component_slug
 from services.descriptors.report import ImportReport
 from services.models import AuditEvent, Domain, Membership, Profile, Service, ServiceDependency, System, Team
@@ -263,7 +263,7 @@ def test_import_writes_one_audit_event_per_row_and_bumps_the_generation_once(tmp
     with audit_source("command"):
         run_import(tmp_path, EVERY_KIND)
 
-    events = AuditEvent.objects.all()
+    events = AuditEvent.objects.exclude(object_type="location")  # the path's location, registered first
     # 1 domain + 1 system + 2 teams + 2 people + 2 services
     assert events.count() == 8
     assert {e.source for e in events} == {"command"}
@@ -330,10 +330,11 @@ def test_an_import_never_moves_a_service_to_another_owner_without_force(tmp_path
     # A copy-paste of another team's descriptor: the service keeps its owner, repository and links.
     run_import(tmp_path, component("ledger", owner="team-a",
                                    extra_metadata="  annotations:\n    github.com/project-slug: acme/ledger\n"))
+    Service.objects.filter(slug="ledger").update(origin="")  # unclaimed, as entries made before origins are
     before = Service.objects.values().get(slug="ledger")
     events = AuditEvent.objects.filter(object_type="service").count()
 
-    report = run_import(tmp_path, component("ledger", owner="team-b"))
+    report = run_import(tmp_path / "elsewhere", component("ledger", owner="team-b"))
 
     refused = result_for(report, "ledger")
     assert refused.outcome == "invalid" and report.exit_code == 1
@@ -341,6 +342,15 @@ def test_an_import_never_moves_a_service_to_another_owner_without_force(tmp_path
     assert "--force" in refused.reasons[0]
     assert Service.objects.values().get(slug="ledger") == before
     assert AuditEvent.objects.filter(object_type="service").count() == events
+
+
+def test_the_location_holding_a_service_may_hand_it_to_another_owner(tmp_path):
+    run_import(tmp_path, component("ledger", owner="team-a"))
+
+    report = run_import(tmp_path, component("ledger", owner="team-b"))
+
+    assert result_for(report, "ledger").outcome == "updated"
+    assert Service.objects.get(slug="ledger").owner_team.slug == "team-b"
 
 
 def test_an_import_never_sets_the_marks_of_a_provisioning_run(tmp_path):
@@ -441,7 +451,7 @@ def test_a_broken_document_leaves_nothing_half_written(tmp_path):
     assert outcomes(report) == {"Component:ledger": "invalid"}
     assert not Service.objects.exists()
     assert not Team.objects.exists()
-    assert not AuditEvent.objects.exists()
+    assert not AuditEvent.objects.exclude(object_type="location").exists()
     assert report.declared_teams == []
 
 
@@ -455,9 +465,11 @@ def test_kinds_slipway_does_not_model_are_skipped_not_errors(tmp_path):
     ]
     report = run_import(tmp_path, "---\n".join([component("fine"), *others]))
 
-    assert [r.outcome for r in report.documents] == ["created"] + ["skipped"] * 5
+    assert [r.outcome for r in report.documents] == ["created", "skipped", "skipped", "followed", "skipped", "skipped"]
+    assert "target './a.yaml'" not in report.documents[3].line()  # followed: its target is read (and is missing)
+    assert report.file_errors == [{"file": "a.yaml", "error": "a.yaml does not exist (named by catalog-info.yaml)"}]
     assert "kind API is not modelled by Slipway" in report.documents[1].reasons
-    assert report.exit_code == 0
+    assert report.exit_code == 1  # only for the missing target the Location names
 
 
 def test_empty_documents_and_yaml_that_is_no_entity_are_not_errors(tmp_path):
@@ -727,8 +739,10 @@ def test_the_example_catalog_imports_every_valid_entity_and_reports_the_invalid_
     assert [(r.file, r.name) for r in invalid] == [("components/invalid-component.yaml", "invalid component")]
     assert any("'go 1.15.3' is not a valid tag" in reason for reason in invalid[0].reasons)
     skipped = sorted((r.kind, r.name) for r in report.documents if r.outcome == "skipped")
-    assert skipped == [("API", "wayback-search"), ("Location", "example-groups"), ("Location", "example-systems"),
-                       ("Resource", "artists-db"), ("User", "guest")]  # guest: again, in namespace development
+    assert skipped == [("API", "wayback-search"), ("Resource", "artists-db"),
+                       ("User", "guest")]  # guest: again, in namespace development
+    followed = sorted((r.kind, r.name) for r in report.documents if r.outcome == "followed")
+    assert followed == [("Location", "example-groups"), ("Location", "example-systems")]
     assert report.exit_code == 1
 
     assert sorted(Service.objects.values_list("slug", flat=True)) == [
@@ -748,7 +762,7 @@ def test_the_example_catalog_imports_every_valid_entity_and_reports_the_invalid_
         "resource:default/artists-db"]
 
     again = catalog_import(path=EXAMPLES)
-    assert {r.outcome for r in again.documents} == {"unchanged", "skipped", "invalid"}
+    assert {r.outcome for r in again.documents} == {"unchanged", "skipped", "invalid", "followed"}
 
 
 # ---------------------------------------------------------------------------------------------

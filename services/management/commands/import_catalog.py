@@ -8,8 +8,8 @@ from typing import Any, NoReturn
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from services.audit import audit_source
+from services.catalog.sync.locations import catalog_import
 from services.catalog.writes import resolve_user
-from services.descriptors.importer import catalog_import
 from services.descriptors.parse import DescriptorInputError
 from services.errors import CatalogError
 from services.models import AuditEvent

@@ -1,0 +1,264 @@
+"""Refreshing a location: read its descriptor files (conditionally: an unchanged file is not parsed
+again), follow its `kind: Location` documents, import what changed for the location as origin, and
+record the sources, conflicts and orphans. A refresh that cannot read its root keeps what the
+catalog had and records why on the location."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from services.catalog.generation import bump_generation
+from services.catalog.refs import EntityRef
+from services.catalog.sync.reading import Reader, reader_for
+from services.descriptors.checks import Entity
+from services.descriptors.importer import ImportOrigin, check_stream, import_entities
+from services.descriptors.report import ImportReport
+from services.hosts.base import FileRead, HostError, TransientHostError
+from services.models import CatalogConflict, Location, LocationSource
+
+logger = logging.getLogger(__name__)
+
+MAX_SOURCES = 1_000  # descriptor files one location reads (a folder, or Location documents and their targets)
+MAX_LOCATION_BYTES = 64 * 1024 * 1024  # text one refresh parses, all its files together
+LEASE = timedelta(minutes=15)  # a refresh longer than this is presumed dead and may be taken over
+
+
+@dataclass
+class SourceState:
+    """What one refresh found at one source."""
+
+    path: str
+    state: str  # read | unchanged | missing | failed
+    etag: str = ""
+    text: str = ""
+    error: str = ""
+    named_by: str = ""
+    transient: bool = False
+    targets: list[str] = field(default_factory=list)
+    entities: int = 0
+    had_problems: bool = False
+
+
+@dataclass
+class RefreshResult:
+    """What a refresh (or its dry run) read, imported, refused and orphaned."""
+
+    location: Location
+    report: ImportReport
+    sources: list[SourceState]
+    conflicts: list[Any] = field(default_factory=list)
+    orphans: dict[str, list[str]] = field(default_factory=dict)
+    error: str = ""
+    changed: bool = False
+    skipped: bool = False  # every source unchanged: nothing was parsed or imported
+    seconds: float = 0.0
+
+    @property
+    def state(self) -> str:
+        if self.error:
+            return Location.State.FAILED
+        problems = (self.conflicts or self.report.exit_code == 1
+                    or any(source.state in ("missing", "failed") for source in self.sources))
+        return Location.State.PARTIAL if problems else Location.State.OK
+
+    def summary(self) -> dict[str, Any]:
+        by_state: dict[str, int] = {}
+        for source in self.sources:
+            by_state[source.state] = by_state.get(source.state, 0) + 1
+        return {
+            "sources": by_state, "documents": self.report.counts(), "conflicts": len(self.conflicts),
+            "orphans": {kind: len(keys) for kind, keys in self.orphans.items()},
+            "missing": [{"path": s.path, "named_by": s.named_by, "error": s.error}
+                        for s in self.sources if s.state == "missing"][:50],
+            "failed": [{"path": s.path, "error": s.error} for s in self.sources if s.state == "failed"][:50],
+            "skipped": self.skipped, "seconds": round(self.seconds, 3),
+        }
+
+
+def claim_location(location_id: int) -> Location | None:
+    """Take the location for one refresh (a conditional update: two workers never refresh it at once);
+    None when another refresh holds it, which then runs again soon after (nothing is lost)."""
+    now = timezone.now()
+    taken = (Location.objects.filter(pk=location_id)
+             .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
+             .update(lease_until=now + LEASE, state=Location.State.REFRESHING))
+    if taken != 1:
+        Location.objects.filter(pk=location_id).update(next_refresh_at=now)  # the running one may miss the news
+        return None
+    return Location.objects.select_related("team").get(pk=location_id)
+
+
+def location_refresh(*, location: Location, actor: Any = None, dry_run: bool = False, force: bool = False,
+                     strict: bool = False, full: bool = False) -> RefreshResult:
+    """Read the location and bring the catalog in line with it; `dry_run` reads and plans, writing nothing.
+    `full` parses every source even when unchanged (a dry run always does, to show everything)."""
+    started = time.monotonic()
+    reader = reader_for(location)
+    known = {source.path: source for source in location.sources.all()} if location.pk else {}
+    report = ImportReport(dry_run=dry_run, strict=strict)
+    result = RefreshResult(location=location, report=report, sources=[])
+    entities = _read(reader, known, report, result, full=full or dry_run)
+    roots = [source for source in result.sources if not source.named_by]
+    if not roots or all(source.state in ("missing", "failed") for source in roots):
+        # Nothing of the location could be read (or its descriptor is gone): what the catalog has is kept.
+        result.error = (roots[0].error if roots else "the location holds no descriptor file") or "it could not be read"
+    elif not result.skipped:
+        # Entries of files not parsed this time, or holding a document that could not be applied, are not
+        # orphaned: what a broken or unreadable descriptor no longer shows was not removed on purpose.
+        troubled = {r.file for r in report.documents if r.outcome == "invalid"}
+        unread = frozenset(s.path for s in result.sources if s.state in ("unchanged", "failed") or s.path in troubled)
+        origin = ImportOrigin(location_id=location.pk, label=location.label,
+                              team=location.team.slug if location.team_id else None, unread_paths=unread)
+        with transaction.atomic():
+            importer = import_entities(entities, report, origin=origin, actor=actor, strict=strict,
+                                       dry_run=dry_run, force=force)
+            result.conflicts, result.orphans = importer.conflicts, importer.orphans
+            result.changed = bool(importer.audit)
+            result.seconds = time.monotonic() - started
+            if not dry_run:
+                _record(location, result)
+    result.seconds = time.monotonic() - started
+    if not dry_run and (result.error or result.skipped):
+        _record(location, result)
+    return result
+
+
+def _read(reader: Reader, known: dict[str, LocationSource], report: ImportReport, result: RefreshResult,
+          *, full: bool) -> list[Entity]:
+    """Every source reachable from the reader's roots, breadth first; the entities of those that changed."""
+    entities: list[Entity] = []
+    ref_cache: dict[tuple[str, str | None], EntityRef | str] = {}
+    queue = deque((path, "") for path in reader.roots())
+    seen: set[str] = set()
+    parsed_bytes = 0
+    while queue:
+        path, named_by = queue.popleft()
+        if path in seen:
+            continue
+        if len(seen) >= MAX_SOURCES:
+            report.file_errors.append({"file": path, "error": f"not read: a location reads at most {MAX_SOURCES:,} "
+                                                              "files (split it into several locations)"})
+            break
+        seen.add(path)
+        previous = known.get(path)
+        reuse = previous is not None and previous.state == LocationSource.State.READ and not previous.had_problems
+        source = SourceState(path=path, state="failed", named_by=named_by)
+        result.sources.append(source)
+        try:
+            answer: FileRead = reader.read(path, etag=previous.etag if reuse and not full else "")
+        except TransientHostError as error:
+            source.error, source.transient = str(error), True
+            report.file_errors.append({"file": path, "error": f"could not be read now: {error}"})
+            continue
+        except (HostError, ValueError) as error:
+            source.error = str(error)
+            report.file_errors.append({"file": path, "error": str(error)})
+            continue
+        source.state, source.etag, source.error = answer.state, answer.etag, answer.error
+        if answer.state == "missing":
+            report.file_errors.append({"file": path, "error": answer.error + (f" (named by {named_by})" if named_by
+                                                                               else "")})
+            continue
+        if answer.state == "unchanged":
+            source.text, source.targets, source.entities = previous.text, list(previous.targets), previous.entities
+            queue.extend((target, path) for target in source.targets)
+            continue
+        source.text = answer.text
+        parsed_bytes += len(answer.text)
+        if parsed_bytes > MAX_LOCATION_BYTES:
+            source.state, source.error = "failed", f"not read: a location's files hold at most {MAX_LOCATION_BYTES:,} bytes"
+            report.file_errors.append({"file": path, "error": source.error})
+            continue
+        try:
+            results, valid, _, followed = check_stream(answer.text, path, ref_cache)
+        except ValueError as error:
+            source.state, source.error = "failed", str(error)
+            report.file_errors.append({"file": path, "error": str(error)})
+            continue
+        report.files_read += 1
+        report.documents.extend(results)
+        entities.extend(valid)
+        source.entities = len(valid)
+        for location_document in followed:
+            for target in location_document.targets:
+                try:
+                    resolved = reader.resolve(path, target)
+                except ValueError as refusal:
+                    location_document.result.note(str(refusal))
+                    continue
+                source.targets.append(resolved)
+                queue.append((resolved, path))
+    result.skipped = not full and bool(result.sources) and all(s.state == "unchanged" for s in result.sources) and set(
+        known) == seen
+    for source in result.sources:
+        source.had_problems = any(r.outcome in ("invalid", "conflict") for r in report.documents if r.file == source.path)
+    return entities
+
+
+def _record(location: Location, result: RefreshResult) -> None:
+    """The refresh's sources, conflicts and outcome, on the location (in the import's transaction)."""
+    now = timezone.now()
+    jitter = (location.pk or 0) * 7919 % max(1, location.refresh_seconds // 10)  # spread locations over the period
+    values: dict[str, Any] = {
+        "state": result.state, "last_refreshed_at": now, "lease_until": None,
+        "next_refresh_at": now + timedelta(seconds=location.refresh_seconds + jitter),
+        "summary": result.summary(),
+    }
+    if result.error:
+        values["last_error"] = result.error
+        if any(source.transient for source in result.sources):  # try again sooner than the period
+            values["next_refresh_at"] = now + timedelta(seconds=min(300, location.refresh_seconds))
+        Location.objects.filter(pk=location.pk).update(**values)
+        logger.warning("location.refresh_failed", extra={"location": location.pk, "error": result.error})
+        return
+    values["last_error"] = ""
+    if result.changed:
+        values["last_changed_at"] = now
+    Location.objects.filter(pk=location.pk).update(**values)
+    if result.skipped:
+        return
+    kept = {source.path for source in result.sources}
+    location.sources.exclude(path__in=kept).delete()
+    existing = {source.path: source for source in location.sources.all()}
+    for source in result.sources:
+        fields = {"state": "read" if source.state == "unchanged" else source.state, "etag": source.etag,
+                  "text": source.text if source.state in ("read", "unchanged") else "",
+                  "entities": source.entities, "error": source.error[:2000], "named_by": source.named_by,
+                  "targets": source.targets, "had_problems": source.had_problems}
+        if source.state == "failed" and source.path in existing:
+            # A file that could not be read this time keeps what was last read of it (its entries are kept too).
+            fields = {"error": source.error[:2000], "had_problems": True}
+        row = existing.get(source.path)
+        if row is None:
+            LocationSource.objects.create(location=location, path=source.path, read_at=now, **fields)
+        else:
+            LocationSource.objects.filter(pk=row.pk).update(read_at=now, **fields)
+    # Conflicts: those of the files read again are replaced (keeping when each was first seen); those of
+    # unchanged files stay.
+    reread = {source.path for source in result.sources if source.state != "unchanged"}
+    found = {(conflict.kind, conflict.name): conflict for conflict in result.conflicts}
+    shown_changed = False  # pages show conflicts: a change is a catalog change for the caches
+    for old in location.conflicts.all():
+        conflict = found.pop((old.kind, old.name), None)
+        if conflict is not None:
+            CatalogConflict.objects.filter(pk=old.pk).update(last_seen=now, message=conflict.message,
+                                                             held_by=conflict.held_by[:600], path=conflict.path)
+            shown_changed |= (old.path, old.message) != (conflict.path, conflict.message)
+        elif old.path in reread or old.path not in kept:
+            old.delete()
+            shown_changed = True
+    if found or shown_changed:
+        bump_generation()
+    CatalogConflict.objects.bulk_create(
+        CatalogConflict(location=location, kind=conflict.kind, name=conflict.name, path=conflict.path,
+                        held_by=conflict.held_by[:600], message=conflict.message, first_seen=now, last_seen=now)
+        for conflict in found.values())
