@@ -238,7 +238,8 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "worker-heartbeat": {"task": "slipway.worker_heartbeat", "schedule": 30.0},
     "sweep-runs": {"task": "slipway.sweep_runs", "schedule": env.float("SLIPWAY_SWEEP_SECONDS", default=15.0)},
-    "refresh-due-locations": {"task": "slipway.refresh_due_locations", "schedule": 60.0},
+    "refresh-due-locations": {"task": "slipway.refresh_due_locations",
+                              "schedule": env.float("SLIPWAY_LOCATION_SWEEP_SECONDS", default=60.0)},
 }
 # Publishing must not hang a web request when the broker is down: the run is already saved and
 # the sweeper queues it once the broker is back.
@@ -310,6 +311,9 @@ SLIPWAY_SWEEP_SECONDS = env.float("SLIPWAY_SWEEP_SECONDS", default=15.0)
 # location no longer describes are orphaned (kept, shown); SLIPWAY_CATALOG_DELETE_ORPHANS deletes them.
 SLIPWAY_LOCATION_REFRESH_SECONDS = env.int("SLIPWAY_LOCATION_REFRESH_SECONDS", default=1800)
 SLIPWAY_CATALOG_DELETE_ORPHANS = env.bool("SLIPWAY_CATALOG_DELETE_ORPHANS", default=False)
+# Reads of one refresh sent to the host at once (an organisation's first discovery reads every
+# repository): reads only, far under GitHub's 100 concurrent requests per credential.
+SLIPWAY_SYNC_READ_CONCURRENCY = env.int("SLIPWAY_SYNC_READ_CONCURRENCY", default=8)
 # Pause before each step: for demos and for tests that must catch a run mid-way. 0 in production.
 SLIPWAY_STEP_DELAY_SECONDS = env.float("SLIPWAY_STEP_DELAY_SECONDS", default=0.0)
 
@@ -321,6 +325,9 @@ SLIPWAY_REPO_HOST = env.str("SLIPWAY_REPO_HOST", default="local")
 SLIPWAY_GITHUB_API_URL = env.str("SLIPWAY_GITHUB_API_URL", default="https://api.github.com")
 SLIPWAY_GITHUB_ORG = env.str("SLIPWAY_GITHUB_ORG", default="")
 SLIPWAY_GITHUB_TOKEN = secret("SLIPWAY_GITHUB_TOKEN")
+# The secret GitHub signs webhook deliveries with (X-Hub-Signature-256); without it /webhooks/github/
+# refuses every delivery (503). Give it at least 32 characters: openssl rand -hex 32.
+SLIPWAY_GITHUB_WEBHOOK_SECRET = secret("SLIPWAY_GITHUB_WEBHOOK_SECRET")
 SLIPWAY_GITHUB_APP_ID = env.str("SLIPWAY_GITHUB_APP_ID", default="")
 SLIPWAY_GITHUB_APP_PRIVATE_KEY = secret("SLIPWAY_GITHUB_APP_PRIVATE_KEY")
 SLIPWAY_GITHUB_INSTALLATION_ID = env.str("SLIPWAY_GITHUB_INSTALLATION_ID", default="")

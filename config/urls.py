@@ -6,14 +6,15 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
 
-from services.http import apidocs, health, metrics
+from services.http import apidocs, health, metrics, webhooks
 from services.http.security import ThrottledLoginView, content_security_policy
 from services.web.urls import wizard_urlpatterns
 
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
-    path("metrics", metrics.metrics_view, name="metrics"),  # Prometheus; a bearer token or staff only
+    path("metrics", metrics.metrics_view, name="metrics"),
+    path("webhooks/github/", webhooks.github_webhook, name="github_webhook"),  # signed by GitHub, verified  # Prometheus; a bearer token or staff only
     path("admin/", admin.site.urls),
     path("accounts/login/", ThrottledLoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),

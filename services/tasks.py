@@ -60,10 +60,11 @@ def check_repository_name(name: str, host: str) -> str:
 
 
 @shared_task(name=locations.REFRESH_TASK, acks_late=True, reject_on_worker_lost=True, ignore_result=True)
-def refresh_location(location_id: int) -> None:
-    """Refresh one location (a claim keeps two workers from refreshing it at once)."""
+def refresh_location(location_id: int, repositories: list[str] | None = None) -> None:
+    """Refresh one location (an organisation's `repositories` only, after a push); a claim keeps two
+    workers from refreshing it at once."""
     with audit_source(AuditEvent.Source.WORKER, refresh_location.request.id or ""):
-        locations.location_refresh_by_id(location_id)
+        locations.location_refresh_by_id(location_id, repositories)
 
 
 @shared_task(name="slipway.refresh_due_locations", acks_late=True, ignore_result=True)

@@ -237,7 +237,8 @@ def test_labels_stay_a_closed_set_whatever_the_client_sends(client, db, token):
     labels = {dict(labels)["area"] + " " + dict(labels)["method"]
               for (name, labels), _ in scrape(client).items() if name == "slipway_http_requests_total"}
     assert "health other" in labels
-    assert {label.split()[0] for label in labels} <= {"api", "static", "admin", "health", "metrics", "pages"}
+    assert {label.split()[0] for label in labels} <= {"api", "static", "admin", "health", "metrics", "webhooks",
+                                                       "pages"}
     assert {label.split()[1] for label in labels} <= {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS",
                                                        "other"}
 
@@ -245,6 +246,7 @@ def test_labels_stay_a_closed_set_whatever_the_client_sends(client, db, token):
 @pytest.mark.parametrize(("path", "area"), [
     ("/api/v1/services/", "api"), ("/static/app.css", "static"), ("/admin/", "admin"), ("/healthz", "health"),
     ("/readyz", "health"), ("/metrics", "metrics"), ("/", "pages"), ("/services/ledger/", "pages"),
+    ("/webhooks/github/", "webhooks"),
 ])
 def test_area_of(path, area):
     assert area_of(path) == area

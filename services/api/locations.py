@@ -51,7 +51,12 @@ class LocationDetailSerializer(LocationSerializer):
 
 
 class LocationWriteSerializer(serializers.Serializer):
-    url = serializers.CharField(max_length=500, help_text="A repository (owner/name, its URL, or localhost/owner/name "
+    organisation = serializers.CharField(max_length=200, required=False, help_text=(
+        "Instead of `url` (platform admins): every repository of this organisation holding `path` is "
+        "discovered at each refresh; archived ones are left out."))
+    path = serializers.CharField(max_length=300, required=False, default="catalog-info.yaml",
+                                 help_text="With `organisation`: the descriptor's path in each repository.")
+    url = serializers.CharField(max_length=500, required=False, help_text="A repository (owner/name, its URL, or localhost/owner/name "
                                                           "on the local host) or the URL of its catalog-info.yaml.")
     team = serializers.CharField(max_length=100, required=False, allow_null=True, default=None,
                                  help_text="The team it is registered for (members: one of theirs; admins may "
@@ -121,6 +126,20 @@ class LocationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         if not can_register_location(request.user, team=team):
             raise PermissionDenied("Members register locations for one of their teams (give `team`); "
                                    "only platform admins register for anyone.")
+        if values.get("organisation"):
+            if values.get("url") or values["team"] or values["dry_run"]:
+                raise InvalidInput.field("organisation", "give `organisation` alone (with `path`), not with `url`, "
+                                                         "`team` or `dry_run`")
+            if not can_move_entries(request.user):
+                raise PermissionDenied("Only platform admins register a whole organisation.")
+            location = locations.location_register_organisation(
+                actor=request.user, organisation=values["organisation"], path=values["path"],
+                refresh_seconds=values["refresh_seconds"])
+            return Response(LocationDetailSerializer(self.get_queryset().get(pk=location.pk)).data,
+                            status=status.HTTP_201_CREATED)
+        if not values.get("url"):
+            raise InvalidInput.field("url", "give a repository (owner/name or its URL), a catalog-info.yaml URL, "
+                                            "or `organisation`")
         if values["dry_run"]:
             plan = plans.plan_start(url=values["url"], team=team, actor=request.user)
             return Response(_plan_answer(plan), status=status.HTTP_202_ACCEPTED)

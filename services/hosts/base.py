@@ -63,6 +63,25 @@ class FileRead:
     error: str = ""
 
 
+@dataclass(frozen=True)
+class RepositoryListing:
+    """One repository of an organisation, as its listing shows it."""
+
+    full_name: str
+    archived: bool
+    pushed_at: str
+    default_branch: str
+
+
+@dataclass(frozen=True)
+class RepositoryPage:
+    """One page of an organisation's repositories; `unchanged` (a 304) carries none: keep the last ones."""
+
+    etag: str
+    unchanged: bool
+    repositories: list[RepositoryListing]
+
+
 def checked_repository_path(path: str) -> str:
     """A file's path inside a repository, refused (ValueError) when it is absolute or leaves the repository."""
     parts = [part for part in path.replace("\\", "/").split("/") if part not in ("", ".")]
@@ -91,6 +110,11 @@ class RepositoryHost(Protocol):
     def create_environment(self, *, repository: Repository, environment: EnvironmentSpec) -> None: ...
 
     def protect_branch(self, *, repository: Repository, branch: str, required_approvals: int) -> None: ...
+
+    def list_repositories(self, *, organisation: str, known: list[tuple[str, int]]) -> list[RepositoryPage]:
+        """An organisation's repositories, page by page, each page asked with the ETag it had (`known`: each
+        page's ETag and number of repositories, as last listed)."""
+        ...
 
     def read_file(self, *, full_name: str, path: str, ref: str = "", etag: str = "") -> FileRead:
         """A file of a repository (`ref` empty: the default branch); `unchanged` when `etag` still matches.

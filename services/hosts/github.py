@@ -18,21 +18,29 @@ holding the worker: the runner resumes the step at that time.
 
 from __future__ import annotations
 
+import base64
 import logging
+import re
 import time
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import quote
 
 import requests
 from django.conf import settings
 from github import Auth, Github, GithubException
 
 from services.hosts.base import (
+    MAX_READ_BYTES,
     EnvironmentSpec,
+    FileRead,
     NameTaken,
     PermanentHostError,
     Repository,
+    RepositoryListing,
+    RepositoryPage,
     TransientHostError,
+    checked_repository_path,
 )
 from services.hosts.budget import credential_key, throttle_wait
 from services.hosts.repository_keys import normalize_repository
@@ -133,7 +141,8 @@ class GitHubHost:
 
     # -- transport -------------------------------------------------------------------------------
 
-    def _call(self, verb: str, path: str, body: Any = None) -> tuple[dict[str, Any], Any]:
+    def _call(self, verb: str, path: str, body: Any = None, *, parameters: dict[str, Any] | None = None,
+              headers: dict[str, str] | None = None) -> tuple[dict[str, Any], Any]:
         """One request through PyGithub's requester: writes paced per credential (spacing and hourly
         budget; WriteSlotDeferred when the next slot is far), faults classified."""
         if verb != "GET":
@@ -141,7 +150,7 @@ class GitHubHost:
                           max_sleep=self.write_max_sleep)
         self.calls += 1
         try:
-            return self.requester.requestJsonAndCheck(verb, path, input=body)
+            return self.requester.requestJsonAndCheck(verb, path, parameters=parameters, headers=headers, input=body)
         except GithubException as error:
             status = error.status
             if status in (403, 429):
@@ -294,3 +303,90 @@ class GitHubHost:
             hint = (" — branch protection on a private repository needs a GitHub plan that has it"
                     if error.status == 403 else "")
             raise PermanentHostError(_message(error) + hint) from None
+
+    # -- reads for the catalog's sync ---------------------------------------------------------------
+
+    def read_file(self, *, full_name: str, path: str, ref: str = "", etag: str = "") -> FileRead:
+        """GET …/contents/{path} with If-None-Match: an unchanged file costs a 304, which GitHub does not
+        count against the rate limit. The ETag is kept as GitHub sent it (quotes included)."""
+        path = checked_repository_path(path)
+        owner, name = _owner_and_name(full_name)
+        headers = {"If-None-Match": etag} if etag else None
+        try:
+            answer_headers, data = self._call("GET", f"/repos/{owner}/{name}/contents/{quote(path)}",
+                                              parameters={"ref": ref} if ref else None, headers=headers)
+        except GithubException as error:
+            if error.status == 404:
+                where = f" at {ref}" if ref else ""
+                return FileRead("missing", error=f"{path} is not in {owner}/{name}{where} (or the repository is "
+                                                 "not visible to Slipway's GitHub credential)")
+            raise PermanentHostError(_message(error)) from None
+        if data is None and etag:
+            return FileRead("unchanged", etag=etag)
+        if not isinstance(data, dict) or data.get("type") != "file":
+            return FileRead("missing", error=f"{path} in {owner}/{name} is not a file")
+        if int(data.get("size") or 0) > MAX_READ_BYTES:
+            raise PermanentHostError(f"{path} is larger than {MAX_READ_BYTES:,} bytes")
+        try:
+            text = base64.b64decode(data.get("content") or "").decode("utf-8-sig")
+        except (ValueError, UnicodeDecodeError):
+            raise PermanentHostError(f"{path} in {owner}/{name} is not UTF-8 text") from None
+        return FileRead("read", text=text, etag=_header(answer_headers, "etag") or "")
+
+    def list_repositories(self, *, organisation: str, known: list[tuple[str, int]]) -> list[RepositoryPage]:
+        """Every repository of the organisation, 100 a page, in name order (so a new repository changes
+        the pages after it, not all of them); each page asked with the ETag it had, a 304 (uncounted)
+        answered as `unchanged` with no repositories: the caller keeps what it had for that page.
+
+        `known` is each page's ETag and number of repositories, as last listed. A 304 carries no Link
+        header, so after an unchanged page the next is asked while pages were known beyond it, and after
+        the last known one only if it was full (a new repository may have started a page)."""
+        if not _SEGMENT.match(organisation or ""):
+            raise PermanentHostError(f"{organisation[:100]!r} is not an organisation name")
+        pages: list[RepositoryPage] = []
+        page = 1
+        while page <= MAX_REPOSITORY_PAGES:
+            etag = known[page - 1][0] if page - 1 < len(known) else ""
+            try:
+                answer_headers, data = self._call(
+                    "GET", f"/orgs/{organisation}/repos",
+                    parameters={"per_page": 100, "page": page, "sort": "full_name", "direction": "asc"},
+                    headers={"If-None-Match": etag} if etag else None)
+            except GithubException as error:
+                if error.status == 404:
+                    raise PermanentHostError(f"GitHub has no organisation '{organisation}' visible to Slipway's "
+                                             "credential") from None
+                raise PermanentHostError(_message(error)) from None
+            link = _header(answer_headers, "link") or ""
+            if data is None and etag:
+                pages.append(RepositoryPage(etag=etag, unchanged=True, repositories=[]))
+                if page == len(known) and known[page - 1][1] < 100:
+                    break  # the last page, not full: nothing can follow it
+                page += 1
+                continue
+            if not data and page > 1:
+                break  # past the last page (asked after an unchanged last page)
+            pages.append(RepositoryPage(
+                etag=_header(answer_headers, "etag") or "", unchanged=False,
+                repositories=[RepositoryListing(full_name=item["full_name"], archived=bool(item.get("archived")),
+                                                pushed_at=str(item.get("pushed_at") or ""),
+                                                default_branch=item.get("default_branch") or "main")
+                              for item in data or []]))
+            if 'rel="next"' not in link:
+                break
+            page += 1
+        else:
+            raise PermanentHostError(f"{organisation} has more than {MAX_REPOSITORY_PAGES * 100:,} repositories, "
+                                     "the most one location lists")
+        return pages
+
+
+_SEGMENT = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
+MAX_REPOSITORY_PAGES = 1000  # 100,000 repositories: the most one organisation location lists
+
+
+def _owner_and_name(full_name: str) -> tuple[str, str]:
+    owner, _, name = str(full_name).partition("/")
+    if not (_SEGMENT.match(owner) and _SEGMENT.match(name) and owner.strip(".") and name.strip(".")):
+        raise PermanentHostError(f"{str(full_name)[:100]!r} is not owner/name")
+    return owner, name

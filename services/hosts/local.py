@@ -6,6 +6,7 @@ are recorded in `slipway.json` inside it, where tests and people can read them.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -22,6 +23,8 @@ from services.hosts.base import (
     NameTaken,
     PermanentHostError,
     Repository,
+    RepositoryListing,
+    RepositoryPage,
     TransientHostError,
     checked_repository_path,
 )
@@ -187,3 +190,23 @@ class LocalHost:
             return FileRead("read", text=data.decode("utf-8-sig"), etag=blob)
         except UnicodeDecodeError:
             raise PermanentHostError(f"{path} is not UTF-8 text") from None
+
+    def list_repositories(self, *, organisation: str, known: list[tuple[str, int]]) -> list[RepositoryPage]:
+        """The bare repositories under <root>/<organisation>/ in name order, one page; a repository's
+        HEAD commit stands for GitHub's pushed_at (it changes with every push)."""
+        self.calls += 1
+        if not (_SEGMENT.match(organisation or "") and organisation.strip(".")):
+            raise PermanentHostError(f"{str(organisation)[:100]!r} is not an owner name")
+        folder = self.root / organisation
+        listing = []
+        for path in sorted(folder.glob("*.git")) if folder.is_dir() else []:
+            try:
+                head = self._git("rev-parse", "--verify", "--quiet", "HEAD", git_dir=path).strip()
+            except PermanentHostError:
+                head = ""  # an empty repository
+            listing.append(RepositoryListing(full_name=f"{organisation}/{path.name[:-4]}", archived=False,
+                                             pushed_at=head, default_branch="main"))
+        etag = hashlib.sha256(repr(listing).encode()).hexdigest()
+        if known and known[0][0] == etag:
+            return [RepositoryPage(etag=etag, unchanged=True, repositories=[])]
+        return [RepositoryPage(etag=etag, unchanged=False, repositories=listing)]

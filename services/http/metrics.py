@@ -74,10 +74,17 @@ QUERY_SECONDS = Counter(
     registry=PROCESS_REGISTRY,
 )
 
+WEBHOOKS = Counter(
+    "slipway_webhook_deliveries", "Webhook deliveries by outcome (accepted, ignored, duplicate, refused_*).",
+    ["outcome"], registry=PROCESS_REGISTRY,
+)
+WEBHOOK_OUTCOMES = ("accepted", "ignored", "duplicate", "refused_not_configured", "refused_size",
+                    "refused_unsigned", "refused_signature", "refused_payload")
+
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 # Label values are a closed set, whatever clients send: a path is reported by its area only.
 AREAS = (("/api/", "api"), ("/static/", "static"), ("/admin/", "admin"), ("/healthz", "health"),
-         ("/readyz", "health"), ("/metrics", "metrics"))
+         ("/readyz", "health"), ("/metrics", "metrics"), ("/webhooks/", "webhooks"))
 
 
 def area_of(path: str) -> str:

@@ -39,6 +39,7 @@ class Location(models.Model):
     class Kind(models.TextChoices):
         PATH = "path", "File or folder on the server"
         REPOSITORY = "repository", "Repository on a host"
+        ORGANISATION = "organisation", "Every repository of an organisation"
 
     class State(models.TextChoices):
         PENDING = "pending", "Not read yet"
@@ -49,7 +50,8 @@ class Location(models.Model):
 
     kind = models.CharField(max_length=20, choices=Kind.choices)
     host = models.CharField(max_length=20, blank=True, help_text="local or github, for a repository.")
-    target = models.CharField(max_length=500, help_text="An absolute path on the server, or owner/name.")
+    target = models.CharField(max_length=500, help_text="An absolute path on the server, owner/name, or an "
+                                                        "organisation.")
     path = models.CharField(max_length=300, blank=True, default="catalog-info.yaml",
                             help_text="The descriptor inside the repository.")
     ref = models.CharField(max_length=200, blank=True, help_text="Branch or tag; empty for the default branch.")
@@ -65,6 +67,8 @@ class Location(models.Model):
     last_changed_at = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(blank=True)
     summary = models.JSONField(default=dict, blank=True, help_text="What the last refresh read and did.")
+    listing = models.JSONField(default=list, blank=True,
+                               help_text="An organisation's repositories as last listed: a page each, with its ETag.")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -80,6 +84,8 @@ class Location(models.Model):
         """How the location is named on pages and in messages."""
         if self.kind == self.Kind.PATH:
             return self.target
+        if self.kind == self.Kind.ORGANISATION:
+            return f"{self.host}:{self.target}/*/{self.path}"
         where = f"{self.host}:{self.target}"
         return f"{where}/{self.path}" + (f"@{self.ref}" if self.ref else "")
 
@@ -89,6 +95,7 @@ class LocationSource(models.Model):
 
     class State(models.TextChoices):
         READ = "read", "Read"
+        NONE = "none", "No descriptor"  # a repository of an organisation that holds none: not an error
         MISSING = "missing", "Missing"
         FAILED = "failed", "Could not be read"
 

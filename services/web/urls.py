@@ -3,7 +3,7 @@ pages (namespace `wizard`), both mounted at the site's root by config/urls.py.""
 
 from django.urls import path
 
-from services.web import catalog, ownership, runbooks, runs, teams, tokens, wizard
+from services.web import catalog, locations, ownership, runbooks, runs, teams, tokens, wizard
 
 app_name = "services"
 
@@ -29,6 +29,9 @@ urlpatterns = [
     path("teams/<str:slug>/members/", teams.TeamMembersView.as_view(), name="team_members"),
     path("ownership/", ownership.OwnershipView.as_view(), name="ownership"),
     path("tokens/", tokens.ApiTokenListView.as_view(), name="token_list"),
+    path("locations/", locations.LocationListView.as_view(), name="location_list"),
+    path("locations/<int:pk>/", locations.LocationDetailView.as_view(), name="location_detail"),
+    path("locations/plans/<str:plan_id>/", locations.LocationPlanView.as_view(), name="location_plan"),
 ]
 
 wizard_urlpatterns = [

@@ -106,6 +106,14 @@ def test_every_kind_of_page_works_under_the_content_security_policy(page, live_s
     _visit(page, f"{base}/services/{service.slug}/runbooks/{runbook.slug}/", problems,
            title=re.compile("Restart the ledger"))
 
+    # Locations: the list, and a location's page (its sources and conflicts).
+    from services.catalog.sync.locations import location_register
+    from tests.services.catalog.test_locations import seed_repository
+
+    location = location_register(actor=staff_user, url=f"localhost/acme/{seed_repository()}", team=None)
+    _visit(page, f"{base}/locations/", problems, title="Locations · Slipway")
+    _visit(page, f"{base}/locations/{location.pk}/", problems, title=re.compile("catalog-info.yaml · Slipway"))
+
     # The runbook editor's live preview (htmx, triggered as one types).
     _visit(page, f"{base}/services/{service.slug}/runbooks/{runbook.slug}/edit/", problems,
            title=re.compile("Edit Restart the ledger"))

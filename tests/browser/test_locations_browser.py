@@ -40,3 +40,39 @@ def test_a_service_page_says_which_location_describes_it_and_shows_a_conflict(pa
     expect(page.locator(".conflict")).to_contain_text("Conflict: catalog-info.yaml in")
     expect(page.locator(".conflict")).to_contain_text("Not applied until an administrator moves it there")
     screenshot("locations-service-conflict")
+
+
+def test_a_member_checks_then_registers_a_repository_and_sees_what_was_read(page, live_server, sign_in, screenshot):
+    from services.models import Location, Service
+    from tests.factories import MembershipFactory
+    from tests.services.catalog.test_locations import seed_repository
+    from tests.worker import celery_worker, wait_for
+
+    name = seed_repository()
+    payments = TeamFactory(slug="payments", name="Payments")
+    ServiceFactory(slug="billing", owner_team=payments, name="Billing")  # made by hand: the repository's is refused
+    member = UserFactory(username="mia")
+    member.set_password(PASSWORD)
+    member.save()
+    MembershipFactory(team=payments, user=member)
+    with celery_worker():
+        sign_in("mia", PASSWORD)
+        page.goto(f"{live_server.url}/locations/")
+        page.get_by_label("Repository or descriptor URL").fill(f"localhost/acme/{name}")
+        page.get_by_label("For team").select_option("payments")
+        screenshot("locations-list-empty")
+        page.get_by_role("button", name="Check first").click()
+        expect(page.locator("#plan[data-state=ready]")).to_be_visible(timeout=60_000)
+        expect(page.locator("tr[data-outcome=created]")).to_contain_text("ledger")
+        expect(page.locator("tr[data-outcome=conflict]")).to_contain_text("held by the portal (made by hand)")
+        screenshot("locations-plan")
+        assert not Location.objects.exists()
+        page.get_by_role("button", name="Register").click()
+        expect(page.get_by_role("heading", level=1)).to_contain_text(f"local:acme/{name}/catalog-info.yaml")
+        wait_for(lambda: Location.objects.get().state in ("ok", "partial"), timeout=60, what="the first refresh")
+        page.reload()
+        expect(page.locator("#sources-title")).to_have_text("Files read (2)")
+        expect(page.locator("#conflicts-title + .table-wrap")).to_contain_text("billing")
+        expect(page.get_by_role("button", name="Move here")).to_have_count(0)  # members do not move entries
+        screenshot("locations-detail")
+    assert Service.objects.get(slug="ledger").owner_team == payments

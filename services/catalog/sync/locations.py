@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -102,6 +103,36 @@ def location_register(*, actor: Any, url: str, team: Team | None,
     return location
 
 
+ORGANISATION_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9_.-]{0,98}[A-Za-z0-9])?$")
+
+
+@transaction.atomic
+def location_register_organisation(*, actor: Any, organisation: str, path: str = "catalog-info.yaml",
+                                   refresh_seconds: int | None = None) -> Location:
+    """Register every repository of an organisation on the configured host (GitHub; on the local host, an
+    owner's folder) that holds the descriptor at `path`: discovered at each refresh, archived ones left out."""
+    name = str(organisation or "").strip()
+    if name.lower().startswith(("https://github.com/", "github.com/")):
+        name = name.split("github.com/", 1)[1].strip("/")
+    if not ORGANISATION_NAME.match(name):
+        raise InvalidInput.field("organisation", "an organisation's login: letters, digits, '-', '_' and '.'")
+    try:
+        path = checked_repository_path(path)
+    except ValueError as error:
+        raise InvalidInput.field("path", str(error)) from None
+    host = settings.SLIPWAY_REPO_HOST
+    seconds = _refresh_seconds(refresh_seconds)
+    values = {"kind": Location.Kind.ORGANISATION, "host": host, "target": name, "path": path, "ref": ""}
+    if Location.objects.filter(**values).exists():
+        raise Conflict(f"The organisation {quote(name)} is registered already.",
+                       {"organisation": ["already registered"]})
+    location = Location.objects.create(registered_by=_user(actor), refresh_seconds=seconds,
+                                       next_refresh_at=timezone.now(), **values)
+    audit_record(actor=actor, action="location.create", obj=location, changes={"target": location.label})
+    _queue(location)
+    return location
+
+
 def _refresh_seconds(value: int | None) -> int:
     seconds = settings.SLIPWAY_LOCATION_REFRESH_SECONDS if value is None else value
     if isinstance(seconds, bool) or not isinstance(seconds, int) or not MIN_REFRESH_SECONDS <= seconds <= 7 * 86400:
@@ -114,27 +145,31 @@ def _user(actor: Any) -> Any:
     return actor if actor is not None and getattr(actor, "is_authenticated", False) else None
 
 
-def enqueue_refresh(location_id: int) -> bool:
-    """Send a refresh to the workers; False (logged) if the broker is unreachable: the due sweep will."""
+def enqueue_refresh(location_id: int, repositories: list[str] | None = None) -> bool:
+    """Send a refresh to the workers; False (logged) if the broker is unreachable, and the location is
+    then due at once, so the sweep queues it when the broker is back (a full refresh)."""
     # By its registered name, as runs.enqueue does: services/tasks.py is the edge calling this layer.
     try:
-        current_app.tasks[REFRESH_TASK].apply_async((location_id,))
+        current_app.tasks[REFRESH_TASK].apply_async((location_id, repositories or None))
     except Exception:  # noqa: BLE001 - any broker failure leaves the location due for the sweep
         logger.warning("location.enqueue_failed", extra={"location": location_id}, exc_info=True)
+        Location.objects.filter(pk=location_id).update(next_refresh_at=timezone.now())
         return False
     return True
 
 
-def _queue(location: Location) -> None:
+def _queue(location: Location, repositories: list[str] | None = None) -> None:
     """Refresh on commit; if the broker is down, the periodic sweep finds it due (next_refresh_at)."""
     location_id = location.pk
-    transaction.on_commit(lambda: enqueue_refresh(location_id))
+    transaction.on_commit(lambda: enqueue_refresh(location_id, repositories))
 
 
-def location_refresh_soon(*, location: Location, actor: Any = None) -> None:
-    """Ask for a refresh now (a button, a webhook): due at once, and queued on commit."""
-    Location.objects.filter(pk=location.pk).update(next_refresh_at=timezone.now())
-    _queue(location)
+def location_refresh_soon(*, location: Location, actor: Any = None, repositories: list[str] | None = None) -> None:
+    """Ask for a refresh now (a button, a webhook), queued on commit. With `repositories` (a push to some
+    of an organisation's repositories) only those are read; without, the location is also due at once."""
+    if not repositories:
+        Location.objects.filter(pk=location.pk).update(next_refresh_at=timezone.now())
+    _queue(location, repositories)
 
 
 @transaction.atomic
@@ -205,13 +240,14 @@ def due_locations(*, now: Any = None, limit: int = 100) -> list[int]:
                 .order_by("next_refresh_at").values_list("pk", flat=True)[:limit])
 
 
-def location_refresh_by_id(location_id: int) -> RefreshResult | None:
-    """A worker's refresh: claim the location, refresh it, delete orphans if the setting says so."""
+def location_refresh_by_id(location_id: int, repositories: list[str] | None = None) -> RefreshResult | None:
+    """A worker's refresh: claim the location, refresh it (an organisation's `repositories` only, when
+    given), delete orphans if the setting says so."""
     location = claim_location(location_id)
     if location is None:
         return None
     try:
-        result = location_refresh(location=location)
+        result = location_refresh(location=location, only=repositories)
     except BaseException:
         # An unexpected error: release the lease so the next sweep retries, and say why on the location.
         Location.objects.filter(pk=location_id).update(

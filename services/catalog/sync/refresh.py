@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -29,6 +30,10 @@ logger = logging.getLogger(__name__)
 
 MAX_SOURCES = 1_000  # descriptor files one location reads (a folder, or Location documents and their targets)
 MAX_LOCATION_BYTES = 64 * 1024 * 1024  # text one refresh parses, all its files together
+# An organisation: a descriptor (and what its Location documents name) in each of up to 100,000
+# repositories (hosts/github.py lists no more), and the text of those that changed since the last refresh.
+MAX_ORGANISATION_SOURCES = 200_000
+MAX_ORGANISATION_BYTES = 256 * 1024 * 1024
 LEASE = timedelta(minutes=15)  # a refresh longer than this is presumed dead and may be taken over
 
 
@@ -37,7 +42,7 @@ class SourceState:
     """What one refresh found at one source."""
 
     path: str
-    state: str  # read | unchanged | missing | failed
+    state: str  # read | unchanged | missing | failed | none (an organisation's repository without a descriptor)
     etag: str = ""
     text: str = ""
     error: str = ""
@@ -46,6 +51,7 @@ class SourceState:
     targets: list[str] = field(default_factory=list)
     entities: int = 0
     had_problems: bool = False
+    fresh: bool = True  # asked of the host this time (not answered from what was kept)
 
 
 @dataclass
@@ -61,6 +67,9 @@ class RefreshResult:
     changed: bool = False
     skipped: bool = False  # every source unchanged: nothing was parsed or imported
     seconds: float = 0.0
+    listing: list[dict[str, Any]] | None = None  # an organisation's repositories, as listed this time
+    retry_soon: bool = False  # the host could not answer now: try again before the period is over
+    host_calls: int = 0
 
     @property
     def state(self) -> str:
@@ -80,7 +89,7 @@ class RefreshResult:
             "missing": [{"path": s.path, "named_by": s.named_by, "error": s.error}
                         for s in self.sources if s.state == "missing"][:50],
             "failed": [{"path": s.path, "error": s.error} for s in self.sources if s.state == "failed"][:50],
-            "skipped": self.skipped, "seconds": round(self.seconds, 3),
+            "skipped": self.skipped, "seconds": round(self.seconds, 3), "host_calls": self.host_calls,
         }
 
 
@@ -98,20 +107,32 @@ def claim_location(location_id: int) -> Location | None:
 
 
 def location_refresh(*, location: Location, actor: Any = None, dry_run: bool = False, force: bool = False,
-                     strict: bool = False, full: bool = False) -> RefreshResult:
+                     strict: bool = False, full: bool = False, only: list[str] | None = None) -> RefreshResult:
     """Read the location and bring the catalog in line with it; `dry_run` reads and plans, writing nothing.
-    `full` parses every source even when unchanged (a dry run always does, to show everything)."""
+    `full` parses every source even when unchanged (a dry run always does, to show everything); `only`
+    names the repositories of an organisation to read (a push webhook), the others kept as they were."""
     started = time.monotonic()
-    reader = reader_for(location)
+    reader = reader_for(location, only=only)
     known = {source.path: source for source in location.sources.all()} if location.pk else {}
     report = ImportReport(dry_run=dry_run, strict=strict)
     result = RefreshResult(location=location, report=report, sources=[])
-    entities = _read(reader, known, report, result, full=full or dry_run)
+    try:
+        entities = _read(reader, known, report, result, full=full or dry_run)
+    except HostError as error:  # an organisation that cannot be listed: nothing is known, nothing changes
+        entities, result.error = [], f"the repositories could not be listed: {error}"
+        result.retry_soon = isinstance(error, TransientHostError)
+    result.listing = getattr(reader, "listing", None)
+    result.host_calls = getattr(reader, "calls", 0)
     roots = [source for source in result.sources if not source.named_by]
-    if not roots or all(source.state in ("missing", "failed") for source in roots):
+    if result.error:
+        pass
+    elif location.kind == Location.Kind.ORGANISATION:
+        if not result.sources:
+            result.error = f"{location.target} has no repository visible to Slipway"
+    elif not roots or all(source.state in ("missing", "failed") for source in roots):
         # Nothing of the location could be read (or its descriptor is gone): what the catalog has is kept.
         result.error = (roots[0].error if roots else "the location holds no descriptor file") or "it could not be read"
-    elif not result.skipped:
+    if not result.error and not result.skipped:
         # Entries of files not parsed this time, or holding a document that could not be applied, are not
         # orphaned: what a broken or unreadable descriptor no longer shows was not removed on purpose.
         troubled = {r.file for r in report.documents if r.outcome == "invalid"}
@@ -132,73 +153,104 @@ def location_refresh(*, location: Location, actor: Any = None, dry_run: bool = F
     return result
 
 
+WAVE = 256  # files taken from the queue at a time (their reads go out reader.concurrency at once)
+
+
+def _read_wave(reader: Reader, wave: list[tuple[str, str, Any, str]]) -> list[FileRead | Exception]:
+    """Each file's answer, or the error reading it raised, in the wave's order."""
+
+    def one(item: tuple[str, str, Any, str]) -> FileRead | Exception:
+        try:
+            return reader.read(item[0], etag=item[3])
+        except (HostError, ValueError) as error:
+            return error
+
+    if reader.concurrency <= 1 or len(wave) <= 1:
+        return [one(item) for item in wave]
+    with ThreadPoolExecutor(max_workers=min(reader.concurrency, len(wave)), thread_name_prefix="sync-read") as pool:
+        return list(pool.map(one, wave))
+
+
 def _read(reader: Reader, known: dict[str, LocationSource], report: ImportReport, result: RefreshResult,
           *, full: bool) -> list[Entity]:
     """Every source reachable from the reader's roots, breadth first; the entities of those that changed."""
+    organisation = result.location.kind == Location.Kind.ORGANISATION
+    most_sources = MAX_ORGANISATION_SOURCES if organisation else MAX_SOURCES
+    most_bytes = MAX_ORGANISATION_BYTES if organisation else MAX_LOCATION_BYTES
     entities: list[Entity] = []
     ref_cache: dict[tuple[str, str | None], EntityRef | str] = {}
     queue = deque((path, "") for path in reader.roots())
     seen: set[str] = set()
     parsed_bytes = 0
     while queue:
-        path, named_by = queue.popleft()
-        if path in seen:
-            continue
-        if len(seen) >= MAX_SOURCES:
-            report.file_errors.append({"file": path, "error": f"not read: a location reads at most {MAX_SOURCES:,} "
-                                                              "files (split it into several locations)"})
-            break
-        seen.add(path)
-        previous = known.get(path)
-        reuse = previous is not None and previous.state == LocationSource.State.READ and not previous.had_problems
-        source = SourceState(path=path, state="failed", named_by=named_by)
-        result.sources.append(source)
-        try:
-            answer: FileRead = reader.read(path, etag=previous.etag if reuse and not full else "")
-        except TransientHostError as error:
-            source.error, source.transient = str(error), True
-            report.file_errors.append({"file": path, "error": f"could not be read now: {error}"})
-            continue
-        except (HostError, ValueError) as error:
-            source.error = str(error)
-            report.file_errors.append({"file": path, "error": str(error)})
-            continue
-        source.state, source.etag, source.error = answer.state, answer.etag, answer.error
-        if answer.state == "missing":
-            report.file_errors.append({"file": path, "error": answer.error + (f" (named by {named_by})" if named_by
-                                                                               else "")})
-            continue
-        if answer.state == "unchanged":
-            source.text, source.targets, source.entities = previous.text, list(previous.targets), previous.entities
-            queue.extend((target, path) for target in source.targets)
-            continue
-        source.text = answer.text
-        parsed_bytes += len(answer.text)
-        if parsed_bytes > MAX_LOCATION_BYTES:
-            source.state, source.error = "failed", f"not read: a location's files hold at most {MAX_LOCATION_BYTES:,} bytes"
-            report.file_errors.append({"file": path, "error": source.error})
-            continue
-        try:
-            results, valid, _, followed = check_stream(answer.text, path, ref_cache)
-        except ValueError as error:
-            source.state, source.error = "failed", str(error)
-            report.file_errors.append({"file": path, "error": str(error)})
-            continue
-        report.files_read += 1
-        report.documents.extend(results)
-        entities.extend(valid)
-        source.entities = len(valid)
-        for location_document in followed:
-            for target in location_document.targets:
-                try:
-                    resolved = reader.resolve(path, target)
-                except ValueError as refusal:
-                    location_document.result.note(str(refusal))
-                    continue
-                source.targets.append(resolved)
-                queue.append((resolved, path))
-    result.skipped = not full and bool(result.sources) and all(s.state == "unchanged" for s in result.sources) and set(
-        known) == seen
+        # A wave: the next files to read, read at once (reader.concurrency), then handled in order.
+        wave: list[tuple[str, str, LocationSource | None, str]] = []
+        while queue and len(wave) < WAVE:
+            path, named_by = queue.popleft()
+            if path in seen:
+                continue
+            if len(seen) >= most_sources:
+                report.file_errors.append({"file": path, "error": f"not read: a location reads at most "
+                                                                  f"{most_sources:,} files (split it into several "
+                                                                  "locations)"})
+                queue.clear()
+                break
+            seen.add(path)
+            previous = known.get(path)
+            reuse = (previous is not None and not previous.had_problems
+                     and previous.state in (LocationSource.State.READ, LocationSource.State.NONE))
+            wave.append((path, named_by, previous, previous.etag if reuse and not full else ""))
+        for (path, named_by, previous, _), answer in zip(wave, _read_wave(reader, wave), strict=True):
+            source = SourceState(path=path, state="failed", named_by=named_by)
+            result.sources.append(source)
+            if isinstance(answer, TransientHostError):
+                source.error, source.transient = str(answer), True
+                report.file_errors.append({"file": path, "error": f"could not be read now: {answer}"})
+                continue
+            if isinstance(answer, Exception):
+                source.error = str(answer)
+                report.file_errors.append({"file": path, "error": str(answer)})
+                continue
+            source.state, source.etag, source.error = answer.state, answer.etag, answer.error
+            source.fresh = previous is None or answer.etag != previous.etag or answer.state == "read"
+            if answer.state == "missing" and not named_by and organisation:
+                source.state, source.error = "none", ""  # a repository holding no descriptor: nothing to report
+                continue
+            if answer.state == "missing":
+                report.file_errors.append({"file": path, "error": answer.error + (
+                    f" (named by {named_by})" if named_by else "")})
+                continue
+            if answer.state == "unchanged":
+                source.text, source.targets, source.entities = previous.text, list(previous.targets), previous.entities
+                queue.extend((target, path) for target in source.targets)
+                continue
+            source.text = answer.text
+            parsed_bytes += len(answer.text)
+            if parsed_bytes > most_bytes:
+                source.state, source.error = "failed", f"not read: a location's files hold at most {most_bytes:,} bytes"
+                report.file_errors.append({"file": path, "error": source.error})
+                continue
+            try:
+                results, valid, _, followed = check_stream(answer.text, path, ref_cache)
+            except ValueError as error:
+                source.state, source.error = "failed", str(error)
+                report.file_errors.append({"file": path, "error": str(error)})
+                continue
+            report.files_read += 1
+            report.documents.extend(results)
+            entities.extend(valid)
+            source.entities = len(valid)
+            for location_document in followed:
+                for target in location_document.targets:
+                    try:
+                        resolved = reader.resolve(path, target)
+                    except ValueError as refusal:
+                        location_document.result.note(str(refusal))
+                        continue
+                    source.targets.append(resolved)
+                    queue.append((resolved, path))
+    result.skipped = (not full and bool(result.sources) and set(known) == seen
+                      and all(s.state == "unchanged" or (s.state == "none" and not s.fresh) for s in result.sources))
     for source in result.sources:
         source.had_problems = any(r.outcome in ("invalid", "conflict") for r in report.documents if r.file == source.path)
     return entities
@@ -213,9 +265,11 @@ def _record(location: Location, result: RefreshResult) -> None:
         "next_refresh_at": now + timedelta(seconds=location.refresh_seconds + jitter),
         "summary": result.summary(),
     }
+    if result.listing is not None:
+        values["listing"] = result.listing
     if result.error:
         values["last_error"] = result.error
-        if any(source.transient for source in result.sources):  # try again sooner than the period
+        if result.retry_soon or any(source.transient for source in result.sources):  # sooner than the period
             values["next_refresh_at"] = now + timedelta(seconds=min(300, location.refresh_seconds))
         Location.objects.filter(pk=location.pk).update(**values)
         logger.warning("location.refresh_failed", extra={"location": location.pk, "error": result.error})
@@ -227,21 +281,36 @@ def _record(location: Location, result: RefreshResult) -> None:
     if result.skipped:
         return
     kept = {source.path for source in result.sources}
-    location.sources.exclude(path__in=kept).delete()
-    existing = {source.path: source for source in location.sources.all()}
+    # Plain rows, not model instances: thousands of them for an organisation, most left as they are.
+    existing = {path: (row_id, had_problems) for row_id, path, had_problems
+                in location.sources.values_list("id", "path", "had_problems")}
+    gone = [row_id for path, (row_id, _) in existing.items() if path not in kept]
+    for start in range(0, len(gone), 1000):
+        LocationSource.objects.filter(pk__in=gone[start:start + 1000]).delete()
+    new, changed = [], []
+    names = ["state", "etag", "text", "entities", "error", "named_by", "targets", "had_problems", "read_at"]
+    failed: set[int] = set()
     for source in result.sources:
+        row = existing.get(source.path)
+        if row is not None and not source.fresh and not source.had_problems and not row[1]:
+            continue  # answered from what was kept: the row already says so
+        if row is not None and source.state == "failed":
+            failed.add(row[0])  # keeps what was last read of it (its entries are kept too), and says why
+            continue
         fields = {"state": "read" if source.state == "unchanged" else source.state, "etag": source.etag,
                   "text": source.text if source.state in ("read", "unchanged") else "",
                   "entities": source.entities, "error": source.error[:2000], "named_by": source.named_by,
-                  "targets": source.targets, "had_problems": source.had_problems}
-        if source.state == "failed" and source.path in existing:
-            # A file that could not be read this time keeps what was last read of it (its entries are kept too).
-            fields = {"error": source.error[:2000], "had_problems": True}
-        row = existing.get(source.path)
+                  "targets": source.targets, "had_problems": source.had_problems, "read_at": now}
         if row is None:
-            LocationSource.objects.create(location=location, path=source.path, read_at=now, **fields)
+            new.append(LocationSource(location=location, path=source.path, **fields))
         else:
-            LocationSource.objects.filter(pk=row.pk).update(read_at=now, **fields)
+            changed.append(LocationSource(id=row[0], location=location, path=source.path, **fields))
+    LocationSource.objects.bulk_create(new, batch_size=500)
+    LocationSource.objects.bulk_update(changed, names, batch_size=500)
+    errors = {source.path: source.error[:2000] for source in result.sources if source.state == "failed"}
+    for path, (row_id, _) in existing.items():
+        if row_id in failed:
+            LocationSource.objects.filter(pk=row_id).update(error=errors[path], had_problems=True, read_at=now)
     # Conflicts: those of the files read again are replaced (keeping when each was first seen); those of
     # unchanged files stay.
     reread = {source.path for source in result.sources if source.state != "unchanged"}
