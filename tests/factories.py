@@ -55,6 +55,7 @@ class ServiceFactory(factory.django.DjangoModelFactory):
     owner_team = factory.SubFactory(TeamFactory)
     repository = factory.LazyAttribute(lambda o: f"github.com/acme/{o.slug}")
     tags = factory.LazyFunction(lambda: ["python"])
+    lifecycle = "production"  # the model says experimental; most of a real catalog is in production
 
 
 class RunbookFactory(factory.django.DjangoModelFactory):

@@ -256,7 +256,7 @@ class DomainViewSet(viewsets.ReadOnlyModelViewSet):
 
 
 class OwnershipView(APIView):
-    """Who owns a service, a repository, what a person or a team owns."""
+    """Who owns a service, a repository, a file; what a person or a team owns."""
 
     permission_classes = [permissions.IsAuthenticated]
 
@@ -264,14 +264,21 @@ class OwnershipView(APIView):
         summary="Who owns this?",
         description=(
             "Give exactly one of `service` (slug), `repo` (owner/name, or any https/ssh/git URL of it), "
-            "`user` (username) or `team` (slug). Answers the owner team with members, contacts, on-call and "
-            "escalation chain (parent teams); for a person-owned service, the person and their teams."
+            "`user` (username), `team` (slug) or `path` (a file's URL). Answers the owner team with members, "
+            "contacts, on-call and escalation chain (parent teams); for a person-owned service, the person and "
+            "their teams. For a path, `codeowners` gives the CODEOWNERS rule that decides (file, line, pattern, "
+            "owners, each matched to a catalog team or person) and `owned_by` says whether the owner comes from "
+            "CODEOWNERS, from the service, or is nobody (a rule without owners)."
         ),
         parameters=[
             OpenApiParameter("service", OpenApiTypes.STR, description="Service slug."),
             OpenApiParameter("repo", OpenApiTypes.STR, description="Repository: owner/name or any URL of it."),
             OpenApiParameter("user", OpenApiTypes.STR, description="Username."),
             OpenApiParameter("team", OpenApiTypes.STR, description="Team slug."),
+            OpenApiParameter("path", OpenApiTypes.STR, description=(
+                "A file: https://github.com/owner/name/blob/main/path/to/file (or host/owner/name/path). "
+                "Answered by the last matching rule of the repository's CODEOWNERS, else by the owner of "
+                "the service whose repository it is.")),
         ],
         responses={200: OpenApiTypes.OBJECT, 400: ErrorSerializer, 404: ErrorSerializer},
     )

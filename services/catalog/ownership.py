@@ -16,15 +16,16 @@ from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.db.models import Q
 
+from services.catalog import codeowners
 from services.catalog.generation import catalog_generation
 from services.catalog.refs import quote
 from services.errors import InvalidInput, NotFound
 from services.hosts.repository_keys import normalize_repository, repository_web_url
-from services.models import Membership, Service, Team
+from services.models import CodeOwners, Membership, Service, Team
 
 User = get_user_model()
 
-LOOKUP_KINDS = ("service", "repo", "user", "team")
+LOOKUP_KINDS = ("service", "repo", "user", "team", "path")
 MAX_ESCALATION_DEPTH = 20
 
 # Answers are built from value rows, not model instances: building and filling models (and the
@@ -160,7 +161,70 @@ def _by_team(slug: str) -> dict[str, Any]:
     }
 
 
-_BUILDERS = {"service": _by_service, "repo": _by_repo, "user": _by_user, "team": _by_team}
+def split_path(value: str) -> tuple[str, str]:
+    """A file's repository key and its path in it, from `https://github.com/acme/x/blob/main/a/b.py`
+    (`/tree/<ref>/` too), `github.com/acme/x/a/b.py` or `localhost/owner/name/a/b.py`."""
+    text = value.strip()
+    rest = text.split("://", 1)[-1]
+    segments = [part for part in rest.split("/") if part]
+    if len(segments) >= 5 and segments[3] in ("blob", "tree"):
+        repository, path = "/".join(segments[:3]), "/".join(segments[5:])
+    elif len(segments) >= 4:
+        repository, path = "/".join(segments[:3]), "/".join(segments[3:])
+    else:
+        raise InvalidInput.field("path", "give a file of a repository: https://github.com/owner/name/blob/main/"
+                                         "path/to/file (or host/owner/name/path/to/file)")
+    if ".." in path.split("/") or len(path) > 500:
+        raise InvalidInput.field("path", "the path inside the repository may not hold '..'")
+    return normalize_repository(repository, field="path"), path.split("?", 1)[0].split("#", 1)[0]
+
+
+def _codeowner(name: str) -> dict[str, Any]:
+    """One owner named by a CODEOWNERS rule, with what the catalog knows of it."""
+    if name.startswith("@") and "/" in name:
+        slug = name.split("/", 1)[1].lower()
+        team = _one(Team.objects.filter(Q(github_team_slug__iexact=slug) | Q(slug=slug)).values(*_TEAM_FIELDS))
+        if team is not None:
+            return {"codeowner": name, "kind": "team", "ref": f"group:{team['slug']}", "team": _team_contact(team)}
+    elif name.startswith("@"):
+        person = User.objects.filter(username__iexact=name[1:]).values_list(*_PERSON_FIELDS).first()
+        if person is not None:
+            return {"codeowner": name, "kind": "user", "ref": f"user:{person[0]}", "person": _person(*person)}
+    elif "@" in name:
+        person = User.objects.filter(email__iexact=name).values_list(*_PERSON_FIELDS).first()
+        if person is not None:
+            return {"codeowner": name, "kind": "user", "ref": f"user:{person[0]}", "person": _person(*person)}
+    return {"codeowner": name, "kind": "unknown", "ref": None}
+
+
+def _by_path(value: str) -> dict[str, Any]:
+    """Who owns one file: the last matching rule of the repository's CODEOWNERS (GitHub's semantics),
+    else (no rule matches, or no CODEOWNERS) the owner of the service whose repository it is."""
+    key, path = split_path(value)
+    query = {"path": value, "repo": key, "file": path}
+    file = _one(CodeOwners.objects.filter(repository=key).values("path", "text"))
+    rule = None
+    if file is not None and file["path"]:
+        rules, _ = codeowners.parse(file["text"])
+        rule = codeowners.matching_rule(rules, path)
+    row = _service_row(repository=key)
+    if rule is None and row is None:
+        raise NotFound(f"No CODEOWNERS rule and no service of the catalog for {quote(key)}.",
+                       {"path": [f"neither a CODEOWNERS rule nor a service owns {quote(path)}"]})
+    answer: dict[str, Any] = {"query": query}
+    if rule is not None:
+        answer["codeowners"] = {"file": file["path"], "line": rule.line, "pattern": rule.pattern,
+                                "owners": [_codeowner(name) for name in rule.owners]}
+        answer["owned_by"] = "codeowners" if rule.owners else "nobody"
+    else:
+        answer["codeowners"] = None
+        answer["owned_by"] = "service"
+    if row is not None:
+        answer.update(_service_answer(row))
+    return answer
+
+
+_BUILDERS = {"service": _by_service, "repo": _by_repo, "user": _by_user, "team": _by_team, "path": _by_path}
 
 
 def ownership_query(params: dict[str, str]) -> tuple[str, str]:
@@ -168,12 +232,12 @@ def ownership_query(params: dict[str, str]) -> tuple[str, str]:
     given = {k: v for k, v in params.items() if k in LOOKUP_KINDS}
     if not given:
         raise InvalidInput(
-            "Say what to look up: one of ?service=, ?repo=, ?user= or ?team=.",
-            {k: ["give exactly one of service, repo, user, team"] for k in LOOKUP_KINDS},
+            "Say what to look up: one of ?service=, ?repo=, ?user=, ?team= or ?path=.",
+            {k: ["give exactly one of service, repo, user, team, path"] for k in LOOKUP_KINDS},
         )
     if len(given) > 1:
         raise InvalidInput(
-            f"Give only one of service, repo, user, team (got {', '.join(sorted(given))}).",
+            f"Give only one of service, repo, user, team, path (got {', '.join(sorted(given))}).",
             {k: ["conflicts with " + ", ".join(sorted(set(given) - {k}))] for k in given},
         )
     kind, value = next(iter(given.items()))
@@ -184,8 +248,11 @@ def ownership_query(params: dict[str, str]) -> tuple[str, str]:
 
 
 def guess_lookup_kind(value: str) -> str:
-    """What a pasted value names: a bare slug is a service; anything with a slash, a colon or an @ is a
-    repository (owner/name, an https/ssh URL, git@host:owner/name)."""
+    """What a pasted value names: a bare slug is a service; a URL of a file (…/blob/… or …/tree/…) is a
+    path; anything else with a slash, a colon or an @ is a repository (owner/name, an https/ssh URL,
+    git@host:owner/name)."""
+    if "/blob/" in value or "/tree/" in value:
+        return "path"
     if any(mark in value for mark in ("/", ":", "@")):
         return "repo"
     return "service"
@@ -198,7 +265,8 @@ def ownership_answer(kind: str, value: str) -> dict[str, Any]:
 
 def ownership_answer_json(kind: str, value: str) -> bytes:
     """The ownership answer serialized, from the cache when the catalog has not changed since."""
-    normalized = normalize_repository(value, field="repo") if kind == "repo" else value.lower()
+    normalized = (normalize_repository(value, field="repo") if kind == "repo"
+                  else "\0".join(split_path(value)) if kind == "path" else value.lower())
     digest = hashlib.blake2b(normalized.encode(), digest_size=16).hexdigest()
     key = f"own:{catalog_generation()}:{kind}:{digest}"
     cached = cache.get(key)

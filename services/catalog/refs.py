@@ -3,6 +3,7 @@ for every message that shows a value someone gave."""
 
 from __future__ import annotations
 
+import difflib
 import re
 import reprlib
 from dataclasses import dataclass
@@ -86,3 +87,15 @@ def parse_entity_ref(
         raise InvalidInput.field(field, f"{quote(text)} has an invalid namespace (letters and digits in words joined by "
                                         "single hyphens)")
     return EntityRef(kind.lower(), namespace.lower(), name.lower())
+
+
+def near_miss(value: str, well_known: tuple[str, ...]) -> str | None:
+    """The well-known value `value` looks like a slip of (`prodution`, `Production `), or None when it is
+    one of them or nothing like them: free text stays free, a near miss is only pointed out."""
+    if not value or value in well_known:
+        return None
+    plain = value.strip().lower()
+    if plain in well_known:
+        return plain
+    close = difflib.get_close_matches(plain, well_known, n=1, cutoff=0.8)
+    return close[0] if close else None

@@ -121,10 +121,12 @@ def _resolve_system(slug: str | None) -> System | None:
         raise InvalidInput.field("system", f"no system {quote(slug)}") from None
 
 
-def _dependency_refs(values: list[str]) -> list[EntityRef]:
+def _dependency_refs(values: list[str], *, own_slug: str) -> list[EntityRef]:
     refs: list[EntityRef] = []
     for value in values:
         ref = parse_entity_ref(value, default_kind="component", field="depends_on")
+        if ref.kind == "component" and ref.name.lower() == own_slug:
+            raise InvalidInput.field("depends_on", f"{quote(value)} is this service: a service cannot depend on itself")
         if ref not in refs:
             refs.append(ref)
     return refs
@@ -209,7 +211,7 @@ def service_create(*, actor: Any, slug: str, owner: str, name: str = "", reposit
         if repo_key and Service.objects.filter(repository=repo_key).exists():
             raise _repository_taken(repo_key) from None
         raise
-    _set_dependencies(service, _dependency_refs(depends_on or []))
+    _set_dependencies(service, _dependency_refs(depends_on or [], own_slug=slug))
     _link_pending_dependents(service)
     audit_record(actor=actor, action="service.create", obj=service,
                  changes={"owner": owner_ref(service), "repository": repo_key, **{k: _plain(v) for k, v in fields.items()}})
@@ -241,7 +243,7 @@ def service_update(*, actor: Any, service: Service, data: dict[str, Any]) -> Ser
         values["system"] = _resolve_system(data.pop("system"))
     if "name" in data and not data["name"]:
         data["name"] = service.slug  # as service_create: a service is never nameless
-    dependency_refs = _dependency_refs(data.pop("depends_on")) if "depends_on" in data else None
+    dependency_refs = _dependency_refs(data.pop("depends_on"), own_slug=service.slug) if "depends_on" in data else None
     unknown = set(data) - set(SERVICE_FIELDS)
     if unknown:
         raise InvalidInput(f"Unknown fields: {', '.join(sorted(unknown))}.", {f: ["unknown field"] for f in unknown})

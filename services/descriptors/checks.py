@@ -9,7 +9,7 @@ from typing import Any, NamedTuple
 
 from django.conf import settings
 
-from services.catalog.refs import QUOTE_LIMIT, EntityRef, is_valid_name, parse_entity_ref, quote
+from services.catalog.refs import QUOTE_LIMIT, EntityRef, is_valid_name, near_miss, parse_entity_ref, quote
 from services.descriptors.parse import (
     API_VERSIONS,
     CHAT_ANNOTATIONS,
@@ -33,6 +33,7 @@ from services.descriptors.parse import (
 from services.descriptors.report import DocumentResult
 from services.errors import InvalidInput
 from services.hosts.repository_keys import normalize_repository
+from services.models.catalog import WELL_KNOWN_LIFECYCLES, WELL_KNOWN_TYPES
 
 # ---------------------------------------------------------------------------------------------
 # Validating one document.
@@ -332,6 +333,8 @@ def validate(document: Any, result: DocumentResult,
     key = component_slug(name) if kind == "Component" else name.lower()
     for note in _unkept(kind, metadata_map, spec, metadata["namespace"], metadata["unkept"]):
         result.note(note)
+    if kind == "Component":
+        _check_component_sense(key, values, refs, result)
     if kind == "Group" and values.pop("_title_unkept", False):
         result.note("not kept: metadata.title (the display name is spec.profile.displayName)")
     return Entity(result=result, kind=kind, name=name, namespace=metadata["namespace"], key=key,
@@ -405,6 +408,20 @@ def _check_component(checks: _Checks, metadata: dict[str, Any],
         "lifecycle": lifecycle, "tags": metadata["tags"], "links": metadata["links"], "annotations": annotations,
     }
     return values, {"owner": owner, "system": system, "depends_on": depends_on}
+
+
+def _check_component_sense(key: str, values: dict[str, Any], refs: dict[str, Any], result: DocumentResult) -> None:
+    """Warnings, not refusals: a near miss of a well-known type or lifecycle (kept as written: free text is
+    Backstage's rule), and a dependency on itself (left out: a service cannot depend on itself)."""
+    for name, known in (("type", WELL_KNOWN_TYPES), ("lifecycle", WELL_KNOWN_LIFECYCLES)):
+        suggestion = near_miss(values[name], known)
+        if suggestion is not None:
+            result.note(f"spec.{name} {quote(values[name])} looks like the well-known {quote(suggestion)}: "
+                        "kept as written; check the spelling")
+    own = [dep for dep in refs["depends_on"] if dep.ref.kind == "component" and component_slug(dep.ref.name) == key]
+    if own:
+        refs["depends_on"] = [dep for dep in refs["depends_on"] if dep not in own]
+        result.note("spec.dependsOn names the component itself: not kept (a service cannot depend on itself)")
 
 
 def _check_group(checks: _Checks, metadata: dict[str, Any],

@@ -48,6 +48,18 @@ class ImportOrigin:
     team: str | None = None  # registered by a member for this team: only its entries may be described
     # Entries from these sources are kept as they are when not produced (their source could not be read).
     unread_paths: frozenset[str] = frozenset()
+    # A component that names no repository is in the one it was read from: `repository` (a repository
+    # location), or `<repository_host>/<owner>/<name>` from the first two segments of its file's path
+    # (an organisation).
+    repository: str | None = None
+    repository_host: str | None = None
+
+    def repository_for(self, path: str) -> str | None:
+        if self.repository:
+            return self.repository
+        if self.repository_host and path.count("/") >= 2:
+            return f"{self.repository_host}/{'/'.join(path.split('/')[:2])}".lower()
+        return None
 
 
 def import_entities(entities: list[Entity], report: ImportReport, *, origin: ImportOrigin, actor: Any = None,

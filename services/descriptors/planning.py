@@ -204,6 +204,7 @@ class Planner:
             if repository and len(repository) > 300:
                 entity.result.note(f"repository {quote(repository)} is longer than 300 characters: not kept")
                 repository = None
+            repository = repository or self.origin.repository_for(entity.result.file)
             repositories[key] = repository
             if repository:
                 claims[repository].append(key)

@@ -20,7 +20,7 @@ from services.models.catalog import (
     System,
     Team,
 )
-from services.models.locations import CatalogConflict, Location, LocationSource, Origin
+from services.models.locations import CatalogConflict, CodeOwners, Location, LocationSource, Origin
 from services.models.scaffolder import (
     Heartbeat,
     HostThrottle,
@@ -39,6 +39,7 @@ __all__ = [
     "AuditLogIsAppendOnly",
     "CatalogConflict",
     "CatalogGeneration",
+    "CodeOwners",
     "Domain",
     "Environment",
     "Heartbeat",

@@ -119,7 +119,8 @@ class Service(HasOrigin):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="owned_services"
     )
     type = models.CharField(max_length=100, blank=True, default="service")
-    lifecycle = models.CharField(max_length=100, blank=True, default="production")
+    # Not "production" by default: a service is production when someone says so.
+    lifecycle = models.CharField(max_length=100, blank=True, default="experimental")
     tier = models.PositiveSmallIntegerField(
         null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(3)],
         help_text="Criticality: 1 is most critical.",

@@ -140,3 +140,20 @@ class CatalogConflict(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.name}: {self.message}"
+
+
+class CodeOwners(models.Model):
+    """A repository's CODEOWNERS file as its location last read it (services/catalog/codeowners.py)."""
+
+    repository = models.CharField(max_length=300, unique=True, help_text="The repository key, host/owner/name.")
+    location = models.ForeignKey(Location, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    path = models.CharField(max_length=100, blank=True, help_text="Where it was found; empty: the repository has none.")
+    text = models.TextField(blank=True)
+    etag = models.CharField(max_length=200, blank=True, help_text="The host's validator: asked again conditionally.")
+    read_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["repository"]
+
+    def __str__(self) -> str:
+        return f"{self.repository}: {self.path or 'no CODEOWNERS'}"

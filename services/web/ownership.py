@@ -28,7 +28,10 @@ def _ownership_candidates(text: str) -> list[tuple[str, str]]:
     kinds = {"user": "user", "team": "team", "group": "team", "service": "service"}
     if prefix.lower() in kinds and rest.strip() and "/" not in rest:
         return [(kinds[prefix.lower()], rest.strip())]
-    if ownership.guess_lookup_kind(text) == "repo":
+    guessed = ownership.guess_lookup_kind(text)
+    if guessed == "path":
+        return [("path", text), ("repo", text)]
+    if guessed == "repo":
         return [("repo", text)]
     candidates = [("service", text), ("user", text), ("team", text)]
     if "." in text:

@@ -616,3 +616,20 @@ def test_a_service_on_the_local_host_shows_its_clone_path_not_a_dead_web_link(vi
     assert "https://localhost" not in viewer_web.get("/ownership/", {"q": "ledger-api"}).content.decode()
     answer = viewer_client.get("/api/v1/ownership/", {"service": "ledger-api"}).json()
     assert answer["service"]["repository_url"] == ""
+
+
+def test_a_near_miss_in_the_form_is_a_question_saved_when_sent_again(client, member, rich_service):
+    client.force_login(member)
+    form = {"name": "Ledger", "lifecycle": "prodution", "type": "service", "tier": "", "language": "",
+            "tags": "", "links": "", "description": ""}
+
+    first = client.post(f"/services/{rich_service.slug}/edit/", form)
+
+    assert first.status_code == 400
+    body = first.content.decode()
+    assert "did you mean “production”? Save again to keep “prodution” as written." in body
+    assert 'name="confirmed_lifecycle" value="prodution"' in body
+    again = client.post(f"/services/{rich_service.slug}/edit/", {**form, "confirmed_lifecycle": "prodution"})
+    assert again.status_code == 302
+    rich_service.refresh_from_db()
+    assert rich_service.lifecycle == "prodution"

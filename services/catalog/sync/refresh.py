@@ -13,10 +13,12 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from services.catalog import codeowners
 from services.catalog.generation import bump_generation
 from services.catalog.refs import EntityRef
 from services.catalog.sync.reading import Reader, reader_for
@@ -24,7 +26,8 @@ from services.descriptors.checks import Entity
 from services.descriptors.importer import ImportOrigin, check_stream, import_entities
 from services.descriptors.report import ImportReport
 from services.hosts.base import FileRead, HostError, TransientHostError
-from services.models import CatalogConflict, Location, LocationSource
+from services.hosts.repository_keys import LOCAL_KEY_HOST
+from services.models import CatalogConflict, CodeOwners, Location, LocationSource
 
 logger = logging.getLogger(__name__)
 
@@ -69,6 +72,7 @@ class RefreshResult:
     seconds: float = 0.0
     listing: list[dict[str, Any]] | None = None  # an organisation's repositories, as listed this time
     retry_soon: bool = False  # the host could not answer now: try again before the period is over
+    codeowners: dict[str, tuple[str, str, str]] = field(default_factory=dict)  # repository key -> path, text, etag
     host_calls: int = 0
 
     @property
@@ -122,6 +126,8 @@ def location_refresh(*, location: Location, actor: Any = None, dry_run: bool = F
         entities, result.error = [], f"the repositories could not be listed: {error}"
         result.retry_soon = isinstance(error, TransientHostError)
     result.listing = getattr(reader, "listing", None)
+    if not result.error and not dry_run and location.kind != Location.Kind.PATH:
+        result.codeowners = _read_codeowners(reader, location, result)
     result.host_calls = getattr(reader, "calls", 0)
     roots = [source for source in result.sources if not source.named_by]
     if result.error:
@@ -137,8 +143,12 @@ def location_refresh(*, location: Location, actor: Any = None, dry_run: bool = F
         # orphaned: what a broken or unreadable descriptor no longer shows was not removed on purpose.
         troubled = {r.file for r in report.documents if r.outcome == "invalid"}
         unread = frozenset(s.path for s in result.sources if s.state in ("unchanged", "failed") or s.path in troubled)
-        origin = ImportOrigin(location_id=location.pk, label=location.label,
-                              team=location.team.slug if location.team_id else None, unread_paths=unread)
+        origin = ImportOrigin(
+            location_id=location.pk, label=location.label, team=location.team.slug if location.team_id else None,
+            unread_paths=unread,
+            repository=(_repository_key(location, location.target) if location.kind == Location.Kind.REPOSITORY
+                        else None),
+            repository_host=_repository_key(location, "")[:-1] if location.kind == Location.Kind.ORGANISATION else None)
         with transaction.atomic():
             importer = import_entities(entities, report, origin=origin, actor=actor, strict=strict,
                                        dry_run=dry_run, force=force)
@@ -151,6 +161,52 @@ def location_refresh(*, location: Location, actor: Any = None, dry_run: bool = F
     if not dry_run and (result.error or result.skipped):
         _record(location, result)
     return result
+
+
+def _repository_key(location: Location, full_name: str) -> str:
+    host = LOCAL_KEY_HOST if location.host == "local" else settings.SLIPWAY_DEFAULT_GIT_HOST
+    return f"{host}/{full_name}".lower()
+
+
+def _read_codeowners(reader: Reader, location: Location,
+                     result: RefreshResult) -> dict[str, tuple[str, str, str]]:
+    """The CODEOWNERS of each repository whose descriptor was read again (or whose CODEOWNERS was never
+    read): the one found before asked conditionally (a 304 costs nothing), else GitHub's three places
+    in order. A repository that cannot be read now keeps what was last read."""
+    if location.kind == Location.Kind.REPOSITORY:
+        roots = {location.target: result.sources[0]} if result.sources else {}
+    else:
+        roots = {"/".join(source.path.split("/")[:2]): source for source in result.sources
+                 if not source.named_by and source.state in ("read", "unchanged")}
+    keys = {_repository_key(location, full_name): full_name for full_name in roots}
+    known = {row[0]: row[1:] for row in CodeOwners.objects.filter(repository__in=list(keys)).values_list(
+        "repository", "path", "etag", "text")}
+    wanted = [(key, full_name) for key, full_name in keys.items()
+              if key not in known or roots[full_name].state == "read"]
+
+    def one(item: tuple[str, str]) -> tuple[str, tuple[str, str, str] | None]:
+        key, full_name = item
+        path, etag, text = known.get(key, ("", "", ""))
+        candidates = [path, *(c for c in codeowners.CANDIDATE_PATHS if c != path)] if path else list(
+            codeowners.CANDIDATE_PATHS)
+        try:
+            for candidate in candidates:
+                answer = reader.host.read_file(full_name=full_name, path=candidate, ref=location.ref,
+                                               etag=etag if candidate == path else "")
+                if answer.state == "unchanged":
+                    return key, (path, text, etag)
+                if answer.state == "read":
+                    return key, (candidate, answer.text[:codeowners.MAX_BYTES], answer.etag)
+            return key, ("", "", "")
+        except (HostError, ValueError):
+            return key, None  # kept as it was
+
+    if not wanted:
+        return {}
+    with ThreadPoolExecutor(max_workers=max(1, min(reader.concurrency, len(wanted))),
+                            thread_name_prefix="sync-codeowners") as pool:
+        found = dict(pool.map(one, wanted))
+    return {key: value for key, value in found.items() if value is not None}
 
 
 WAVE = 256  # files taken from the queue at a time (their reads go out reader.concurrency at once)
@@ -256,6 +312,26 @@ def _read(reader: Reader, known: dict[str, LocationSource], report: ImportReport
     return entities
 
 
+def _record_codeowners(location: Location, found: dict[str, tuple[str, str, str]], now: Any) -> None:
+    """Keep what was read of each repository's CODEOWNERS; ownership answers change with it."""
+    if not found:
+        return
+    rows = {row.repository: row for row in CodeOwners.objects.filter(repository__in=list(found))}
+    changed = False
+    for key, (path, text, etag) in found.items():
+        row = rows.get(key)
+        if row is None:
+            CodeOwners.objects.create(repository=key, location=location, path=path, text=text, etag=etag,
+                                      read_at=now)
+            changed = True
+        elif (row.path, row.text, row.etag) != (path, text, etag):
+            changed |= (row.path, row.text) != (path, text)
+            CodeOwners.objects.filter(pk=row.pk).update(location=location, path=path, text=text, etag=etag,
+                                                        read_at=now)
+    if changed:
+        bump_generation()
+
+
 def _record(location: Location, result: RefreshResult) -> None:
     """The refresh's sources, conflicts and outcome, on the location (in the import's transaction)."""
     now = timezone.now()
@@ -278,6 +354,7 @@ def _record(location: Location, result: RefreshResult) -> None:
     if result.changed:
         values["last_changed_at"] = now
     Location.objects.filter(pk=location.pk).update(**values)
+    _record_codeowners(location, result.codeowners, now)
     if result.skipped:
         return
     kept = {source.path for source in result.sources}

@@ -19,7 +19,8 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser: Any) -> None:
-        parser.add_argument("query", nargs="?", help="Service slug, owner/name, or a repository URL.")
+        parser.add_argument("query", nargs="?", help="Service slug, owner/name, a repository URL, or a file's URL "
+                                                     "(…/blob/main/path: answered by CODEOWNERS).")
         parser.add_argument("--user", help="What this person owns (username).")
         parser.add_argument("--team", help="What this team owns (slug).")
         parser.add_argument("--json", action="store_true", help="Print the API's JSON answer.")
@@ -61,6 +62,15 @@ def _email(person: dict[str, Any]) -> str:
 def format_answer(answer: dict[str, Any]) -> str:
     """The ownership answer as a few readable lines."""
     lines: list[str] = []
+    if "codeowners" in answer:
+        rule = answer["codeowners"]
+        if rule is None:
+            lines.append(f"{answer['query']['file']}: no CODEOWNERS rule matches; the service's owner answers")
+        else:
+            owners = ", ".join(o["codeowner"] + (f" ({o['ref']})" if o["ref"] else " (not in the catalog)")
+                               for o in rule["owners"]) or "nobody"
+            lines.append(f"{answer['query']['file']}: {owners} — line {rule['line']} of {rule['file']} "
+                         f"({rule['pattern']})")
     if service := answer.get("service"):
         lines.append(f"{service['slug']} ({service['type'] or 'service'}, {service['lifecycle'] or 'no lifecycle'})"
                      + (f" — {service['repository_url']}" if service["repository_url"] else ""))

@@ -10,7 +10,7 @@ from django.core.validators import URLValidator
 from django.utils import timezone
 
 from services.catalog.markdown import MAX_BODY_CHARS
-from services.catalog.refs import MAX_TEXT, TAG_PATTERN, TAG_RULE
+from services.catalog.refs import MAX_TEXT, TAG_PATTERN, TAG_RULE, near_miss
 from services.models import WELL_KNOWN_LIFECYCLES, WELL_KNOWN_TYPES, Membership, Runbook, Service, Team
 
 MAX_TAGS = 50
@@ -71,14 +71,29 @@ class ServiceForm(forms.Form):
         form.service = service
         return form
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.confirmations: dict[str, str] = {}  # field -> the near miss to keep if it is sent again
+
     def clean_name(self) -> str:
         return _single_line(self.cleaned_data["name"].strip(), "The name")
 
+    def _well_known(self, field: str, value: str, known: tuple[str, ...]) -> str:
+        """A near miss of a well-known value is a question: saved as written only when sent again unchanged."""
+        suggestion = near_miss(value, known)
+        if suggestion is not None and self.data.get(f"confirmed_{field}") != value:
+            self.confirmations[field] = value
+            raise ValidationError(f"“{value}” is not a well-known {field}: did you mean “{suggestion}”? "
+                                  f"Save again to keep “{value}” as written.")
+        return value
+
     def clean_lifecycle(self) -> str:
-        return _single_line(self.cleaned_data["lifecycle"].strip(), "The lifecycle")
+        value = _single_line(self.cleaned_data["lifecycle"].strip(), "The lifecycle")
+        return self._well_known("lifecycle", value, WELL_KNOWN_LIFECYCLES)
 
     def clean_type(self) -> str:
-        return _single_line(self.cleaned_data["type"].strip(), "The type")
+        value = _single_line(self.cleaned_data["type"].strip(), "The type")
+        return self._well_known("type", value, WELL_KNOWN_TYPES)
 
     def clean_language(self) -> str:
         return _single_line(self.cleaned_data["language"].strip(), "The language")

@@ -94,7 +94,7 @@ def test_unknown_things_are_404_saying_what_was_not_found(viewer_client, org, pa
 
 @pytest.mark.parametrize(
     ("params", "fields"),
-    [({}, {"service", "repo", "user", "team"}), ({"service": "a", "repo": "b/c"}, {"service", "repo"}),
+    [({}, {"service", "repo", "user", "team", "path"}), ({"service": "a", "repo": "b/c"}, {"service", "repo"}),
      ({"service": ""}, {"service"}), ({"repo": "not a repo at all"}, {"repo"}), ({"repo": "x" * 600}, {"repo"}),
      ({"repo": "javascript:alert(1)"}, {"repo"})],
 )

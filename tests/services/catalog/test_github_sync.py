@@ -23,6 +23,7 @@ from tests.services.catalog.test_locations import component, location_doc
 pytestmark = pytest.mark.django_db
 
 SECRET = "a-webhook-secret-of-at-least-32-characters"
+CODEOWNERS_PLACES = (".github/CODEOWNERS", "CODEOWNERS", "docs/CODEOWNERS")
 
 
 @pytest.fixture
@@ -112,7 +113,8 @@ def test_a_push_to_one_repository_reads_that_repository_only(organisation, admin
     location_refresh_by_id(location.pk)
 
     asked = [c.path.split("?")[0] for c in organisation.calls]
-    assert asked == ["/orgs/acme/repos", "/repos/acme/billing/contents/catalog-info.yaml"]
+    assert asked == ["/orgs/acme/repos", "/repos/acme/billing/contents/catalog-info.yaml",
+                     *(f"/repos/acme/billing/contents/{path}" for path in CODEOWNERS_PLACES)]  # it has none
     assert Service.objects.get(slug="billing").type == "worker"
 
 
@@ -251,6 +253,8 @@ def test_a_push_to_an_organisations_repository_reads_that_repository_alone(clien
 
     location_refresh_by_id(*sent[0])  # what the worker does with them
 
-    assert [c.path.split("?")[0] for c in organisation.calls] == ["/repos/acme/billing/contents/catalog-info.yaml"]
+    assert [c.path.split("?")[0] for c in organisation.calls] == [
+        "/repos/acme/billing/contents/catalog-info.yaml",
+        *(f"/repos/acme/billing/contents/{path}" for path in CODEOWNERS_PLACES)]
     assert Service.objects.get(slug="billing").type == "worker"
     assert Service.objects.filter(orphaned_at__isnull=False).count() == 0  # the others were kept as they were

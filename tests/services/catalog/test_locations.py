@@ -373,3 +373,38 @@ def test_a_dry_run_does_not_touch_sources_of_a_registered_location(tmp_path):
     location_refresh(location=location, dry_run=True)
 
     assert list(location.sources.values_list("path", "etag")) == before
+
+
+# -- sense checks -------------------------------------------------------------------------------------
+
+
+def test_a_near_miss_of_a_well_known_value_is_a_warning_and_kept(tmp_path):
+    text = component("ledger").replace("lifecycle: production", "lifecycle: prodution").replace(
+        "type: service", "type: 'Service '")
+    report = catalog_import(path=write(tmp_path, "catalog-info.yaml", text))
+
+    (result,) = report.documents
+    assert result.outcome == "created"
+    assert result.notes[:2] == [
+        "spec.type 'Service ' looks like the well-known 'service': kept as written; check the spelling",
+        "spec.lifecycle 'prodution' looks like the well-known 'production': kept as written; check the spelling"]
+    assert Service.objects.get().lifecycle == "prodution"
+
+
+def test_a_service_cannot_depend_on_itself(tmp_path, member):
+    from services.catalog import writes
+
+    report = catalog_import(path=write(tmp_path, "catalog-info.yaml", component(
+        "ledger", extra="  dependsOn: [component:ledger, component:billing]\n")))
+    assert "spec.dependsOn names the component itself" in report.documents[0].notes[0]
+    service = Service.objects.get(slug="ledger")
+    assert list(service.dependencies.values_list("target_ref", flat=True)) == ["component:default/billing"]
+    with pytest.raises(InvalidInput) as caught:
+        writes.service_update(actor=member, service=service, data={"depends_on": ["ledger"]})
+    assert "cannot depend on itself" in caught.value.errors["depends_on"][0]
+
+
+def test_new_services_are_not_production_unless_said(member, team):
+    from services.catalog import writes
+
+    assert writes.service_create(actor=member, slug="fresh", owner=team.slug).lifecycle == "experimental"
