@@ -3,7 +3,7 @@ pages (namespace `wizard`), both mounted at the site's root by config/urls.py.""
 
 from django.urls import path
 
-from services.web import catalog, locations, ownership, runbooks, runs, teams, tokens, wizard
+from services.web import catalog, graphs, locations, ownership, runbooks, runs, teams, tokens, wizard
 
 app_name = "services"
 
@@ -14,6 +14,7 @@ urlpatterns = [
     path("services/<str:slug>/", catalog.ServiceDetailView.as_view(), name="service_detail"),
     path("services/<str:slug>/edit/", catalog.ServiceUpdateView.as_view(), name="service_update"),
     path("services/<str:slug>/history/", catalog.ServiceHistoryView.as_view(), name="service_history"),
+    path("services/<str:slug>/dependencies/", graphs.ServiceGraphView.as_view(), name="service_graph"),
     path("services/<str:slug>/new-runbook/", runbooks.RunbookCreateView.as_view(), name="runbook_create"),
     path("services/<str:slug>/runbook-preview/", runbooks.RunbookPreviewView.as_view(), name="runbook_preview"),
     path("services/<str:slug>/runbooks/", runbooks.runbook_list_redirect, name="runbook_list"),
@@ -27,6 +28,7 @@ urlpatterns = [
     path("teams/<str:slug>/", teams.TeamDetailView.as_view(), name="team_detail"),
     path("teams/<str:slug>/edit/", teams.TeamUpdateView.as_view(), name="team_update"),
     path("teams/<str:slug>/members/", teams.TeamMembersView.as_view(), name="team_members"),
+    path("teams/<str:slug>/dependencies/", graphs.TeamGraphView.as_view(), name="team_graph"),
     path("ownership/", ownership.OwnershipView.as_view(), name="ownership"),
     path("tokens/", tokens.ApiTokenListView.as_view(), name="token_list"),
     path("locations/", locations.LocationListView.as_view(), name="location_list"),

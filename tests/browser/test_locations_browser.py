@@ -76,3 +76,24 @@ def test_a_member_checks_then_registers_a_repository_and_sees_what_was_read(page
         expect(page.get_by_role("button", name="Move here")).to_have_count(0)  # members do not move entries
         screenshot("locations-detail")
     assert Service.objects.get(slug="ledger").owner_team == payments
+
+
+def test_the_dependency_graph_of_a_demo_service_and_of_its_team(page, live_server, sign_in, screenshot):
+    from services.catalog.demo import demo_load
+
+    demo_load()
+    reader = UserFactory(username="vera")
+    reader.set_password(PASSWORD)
+    reader.save()
+    sign_in("vera", PASSWORD)
+    page.goto(f"{live_server.url}/services/payments-api/")
+    page.get_by_role("link", name="See the graph").click()
+    graph = page.locator("svg.dependency-graph")
+    expect(graph).to_be_visible()
+    expect(graph.locator("g.graph-node.focus")).to_have_count(1)
+    screenshot("graph-service")
+    page.get_by_role("link", name="1 step").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("1 step each way")
+    page.goto(f"{live_server.url}/teams/payments/dependencies/")
+    expect(page.locator("svg.dependency-graph")).to_be_visible()
+    screenshot("graph-team")

@@ -12,7 +12,7 @@ from django.core.management import call_command
 from services.catalog.sync.locations import location_refresh_by_id, location_register
 from services.models import CodeOwners
 from tests.factories import TeamFactory, UserFactory
-from tests.services.catalog.test_locations import component, push, seed_repository
+from tests.services.catalog.test_locations import push, seed_repository
 
 pytestmark = pytest.mark.django_db
 
