@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.utils.html import escape
 
@@ -98,16 +99,20 @@ def service_graph(service: Service, *, depth: int = 2) -> Graph:
     return layout(graph)
 
 
+def _group_graph(**lookup: Any) -> Graph:
+    """The services matching `lookup` (focused), with what each depends on and what depends on each."""
+    graph = Graph()
+    rows = list(Service.objects.filter(archived=False, **lookup).order_by("slug").values_list("pk", "slug", "name"))
+    for _, slug, name in rows:
+        if graph.add(slug, name):
+            graph.nodes[slug].focus = True
+    _edges_from({pk: slug for pk, slug, _ in rows if slug in graph.nodes}, graph, upstream=True, downstream=True)
+    return layout(graph)
+
+
 def team_graph(team: Team) -> Graph:
     """Every service the team owns, with what each depends on and what depends on each (one step)."""
-    graph = Graph()
-    owned = dict(Service.objects.filter(owner_team=team, archived=False).order_by("slug").values_list("pk", "slug"))
-    names = dict(Service.objects.filter(pk__in=list(owned)).values_list("slug", "name"))
-    for slug in owned.values():
-        if graph.add(slug, names[slug]):
-            graph.nodes[slug].focus = True
-    _edges_from(owned, graph, upstream=True, downstream=True)
-    return layout(graph)
+    return _group_graph(owner_team=team)
 
 
 def layout(graph: Graph) -> Graph:
@@ -212,3 +217,9 @@ def render_svg(graph: Graph, *, title: str) -> str:
         parts.append(box)
     parts.append("</svg>")
     return "".join(parts)
+
+
+
+def system_graph(system: Any) -> Graph:
+    """Every service of a system, with what each depends on and what depends on each (one step)."""
+    return _group_graph(system=system)

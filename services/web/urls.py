@@ -3,7 +3,18 @@ pages (namespace `wizard`), both mounted at the site's root by config/urls.py.""
 
 from django.urls import path
 
-from services.web import catalog, graphs, locations, ownership, runbooks, runs, teams, tokens, wizard
+from services.web import (
+    catalog,
+    graphs,
+    groupings,
+    locations,
+    ownership,
+    runbooks,
+    runs,
+    teams,
+    tokens,
+    wizard,
+)
 
 app_name = "services"
 
@@ -30,6 +41,10 @@ urlpatterns = [
     path("teams/<str:slug>/members/", teams.TeamMembersView.as_view(), name="team_members"),
     path("teams/<str:slug>/dependencies/", graphs.TeamGraphView.as_view(), name="team_graph"),
     path("ownership/", ownership.OwnershipView.as_view(), name="ownership"),
+    path("systems/", groupings.SystemListView.as_view(), name="system_list"),
+    path("systems/<str:slug>/", groupings.SystemDetailView.as_view(), name="system_detail"),
+    path("domains/<str:slug>/", groupings.DomainDetailView.as_view(), name="domain_detail"),
+    path("people/<str:username>/", groupings.PersonDetailView.as_view(), name="person_detail"),
     path("tokens/", tokens.ApiTokenListView.as_view(), name="token_list"),
     path("locations/", locations.LocationListView.as_view(), name="location_list"),
     path("locations/<int:pk>/", locations.LocationDetailView.as_view(), name="location_detail"),

@@ -113,6 +113,9 @@ def test_every_kind_of_page_works_under_the_content_security_policy(page, live_s
     location = location_register(actor=staff_user, url=f"localhost/acme/{seed_repository()}", team=None)
     _visit(page, f"{base}/locations/", problems, title="Locations · Slipway")
     _visit(page, f"{base}/locations/{location.pk}/", problems, title=re.compile("catalog-info.yaml · Slipway"))
+    _visit(page, f"{base}/services/{service.slug}/dependencies/", problems, title=re.compile("Dependencies of"))
+    _visit(page, f"{base}/systems/", problems, title="Systems and domains · Slipway")
+    _visit(page, f"{base}/people/ada/", problems, title=re.compile("· People · Slipway"))
 
     # The runbook editor's live preview (htmx, triggered as one types).
     _visit(page, f"{base}/services/{service.slug}/runbooks/{runbook.slug}/edit/", problems,

@@ -97,3 +97,11 @@ def test_the_dependency_graph_of_a_demo_service_and_of_its_team(page, live_serve
     page.goto(f"{live_server.url}/teams/payments/dependencies/")
     expect(page.locator("svg.dependency-graph")).to_be_visible()
     screenshot("graph-team")
+    page.goto(f"{live_server.url}/systems/")
+    page.locator("table a").first.click()
+    expect(page.locator("svg.dependency-graph")).to_be_visible()
+    screenshot("system-page")
+    page.goto(f"{live_server.url}/teams/payments/")
+    page.locator("td a").first.click()  # a member: their page
+    expect(page.locator("#person-teams-title")).to_be_visible()
+    screenshot("person-page")
