@@ -4,6 +4,8 @@
 
 1. the first refresh (every repository listed and read),
 2. a refresh where nothing changed (target: under 2 minutes, under 150 rate-limited calls at 10,000),
+   with a share of the repositories (--codeowners, default 70 %) holding a .github/CODEOWNERS, which sync
+   reads too (a repository without one costs 3 reads, GitHub's three places, each time it is pushed to),
 3. a refresh after 1 % of the repositories changed their descriptor,
 4. a signed push webhook for one changed descriptor until the change is in the catalog (target: 5 s;
    measured here in one process: delivery, then the refresh a worker would run).
@@ -61,6 +63,8 @@ def main() -> None:
     parser.add_argument("--changed", type=float, default=0.01, help="share of repositories changed in phase 3")
     parser.add_argument("--db", choices=("sqlite", "postgres"), default="sqlite")
     parser.add_argument("--profile", action="store_true", help="print where the webhook's refresh spends its time")
+    parser.add_argument("--codeowners", type=float, default=0.7,
+                        help="share of repositories with a .github/CODEOWNERS (the others have none: 3 reads each)")
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="slipway-bench-sync-"))
@@ -92,11 +96,14 @@ def main() -> None:
 
     started = time.monotonic()
     names = [f"svc-{number:05d}" for number in range(args.repositories)]
-    for name in names:
-        fake.seed_repository("acme", name, files={"catalog-info.yaml": descriptor(name)})
+    for number, name in enumerate(names):
+        files = {"catalog-info.yaml": descriptor(name)}
+        if args.codeowners and (args.codeowners >= 1 or number % 10 < round(args.codeowners * 10)):
+            files[".github/CODEOWNERS"] = f"* @acme/team-{number % 50}\n/docs/ @acme/writers\n"
+        fake.seed_repository("acme", name, files=files)
     print(f"seeded {len(names):,} repositories in {time.monotonic() - started:.1f} s", flush=True)
     location = location_register_organisation(actor=None, organisation="acme")
-    results: dict[str, Any] = {"repositories": args.repositories, "db": args.db}
+    results: dict[str, Any] = {"repositories": args.repositories, "db": args.db, "codeowners_share": args.codeowners}
 
     def phase(label: str) -> dict[str, Any]:
         fake.reset_calls()
