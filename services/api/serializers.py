@@ -15,7 +15,7 @@ from rest_framework.relations import PKOnlyObject, RelatedField
 from rest_framework.reverse import reverse
 
 from services.catalog.markdown import MAX_BODY_CHARS
-from services.catalog.reads import dependency_rows
+from services.catalog.reads import dependency_rows, entry_conflicts
 from services.catalog.refs import (
     ENVIRONMENT_NAME_PATTERN,
     ENVIRONMENT_NAME_RULE,
@@ -27,7 +27,6 @@ from services.catalog.refs import (
 )
 from services.catalog.writes import owner_ref, person_name
 from services.models import (
-    CatalogConflict,
     Domain,
     Environment,
     Membership,
@@ -255,7 +254,7 @@ class ServiceDetailSerializer(ServiceSerializer):
     def get_conflicts(self, obj: Service) -> list[dict[str, Any]]:
         """Descriptors of other locations naming this service: refused, shown until resolved."""
         return [{"location": c.location_id, "path": c.path, "message": c.message, "first_seen": c.first_seen}
-                for c in CatalogConflict.objects.filter(kind="Component", name=obj.slug).order_by("location_id")[:20]]
+                for c in entry_conflicts("Component", obj.slug)]
 
 
 class MemberSerializer(ReadSerializer):

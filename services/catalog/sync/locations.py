@@ -20,17 +20,18 @@ from services.audit import audit_record
 from services.catalog.generation import bump_generation
 from services.catalog.refs import quote
 from services.catalog.sync.refresh import RefreshResult, claim_location, location_refresh
+from services.descriptors.origins import ORIGIN_KINDS
 from services.descriptors.parse import DescriptorInputError, descriptor_files
 from services.errors import Conflict, InvalidInput
 from services.hosts.base import checked_repository_path
 from services.hosts.repository_keys import LOCAL_KEY_HOST, normalize_repository
-from services.models import CatalogConflict, Domain, Location, Origin, Profile, Service, System, Team
+from services.models import CatalogConflict, Domain, Location, Origin, Service, System, Team
 
 logger = logging.getLogger(__name__)
 
 REFRESH_TASK = "slipway.refresh_location"
 # The kinds an entry of the catalog can be moved between origins as, and their models.
-ENTRY_MODELS = {"Component": Service, "Group": Team, "System": System, "Domain": Domain, "User": Profile}
+ENTRY_MODELS = {kind: model for kind, (model, _) in ORIGIN_KINDS.items()}
 MIN_REFRESH_SECONDS = 60
 
 
@@ -78,8 +79,6 @@ def location_plan(*, url: str, team: Team | None, actor: Any = None) -> RefreshR
     values = location_from_url(url)
     existing = Location.objects.filter(kind=Location.Kind.REPOSITORY, **values).first()
     location = existing or Location(kind=Location.Kind.REPOSITORY, team=team, **values)
-    if existing is None:
-        location.team = team
     return location_refresh(location=location, actor=actor, dry_run=True)
 
 

@@ -117,7 +117,8 @@ def location_refresh(*, location: Location, actor: Any = None, dry_run: bool = F
     names the repositories of an organisation to read (a push webhook), the others kept as they were."""
     started = time.monotonic()
     reader = reader_for(location, only=only)
-    known = {source.path: source for source in location.sources.all()} if location.pk else {}
+    # Without their text: an unchanged source is neither parsed nor written again (thousands, for an organisation).
+    known = {source.path: source for source in location.sources.defer("text")} if location.pk else {}
     report = ImportReport(dry_run=dry_run, strict=strict)
     result = RefreshResult(location=location, report=report, sources=[])
     try:
@@ -141,14 +142,13 @@ def location_refresh(*, location: Location, actor: Any = None, dry_run: bool = F
     if not result.error and not result.skipped:
         # Entries of files not parsed this time, or holding a document that could not be applied, are not
         # orphaned: what a broken or unreadable descriptor no longer shows was not removed on purpose.
-        troubled = {r.file for r in report.documents if r.outcome == "invalid"}
-        unread = frozenset(s.path for s in result.sources if s.state in ("unchanged", "failed") or s.path in troubled)
+        unread = frozenset(s.path for s in result.sources if s.state in ("unchanged", "failed") or s.had_problems)
         origin = ImportOrigin(
             location_id=location.pk, label=location.label, team=location.team.slug if location.team_id else None,
             unread_paths=unread,
             repository=(_repository_key(location, location.target) if location.kind == Location.Kind.REPOSITORY
                         else None),
-            repository_host=_repository_key(location, "")[:-1] if location.kind == Location.Kind.ORGANISATION else None)
+            repository_host=_repository_host(location) if location.kind == Location.Kind.ORGANISATION else None)
         with transaction.atomic():
             importer = import_entities(entities, report, origin=origin, actor=actor, strict=strict,
                                        dry_run=dry_run, force=force)
@@ -163,9 +163,13 @@ def location_refresh(*, location: Location, actor: Any = None, dry_run: bool = F
     return result
 
 
+def _repository_host(location: Location) -> str:
+    """The host part of the keys of the location's repositories (services.hosts.repository_keys)."""
+    return LOCAL_KEY_HOST if location.host == "local" else settings.SLIPWAY_DEFAULT_GIT_HOST
+
+
 def _repository_key(location: Location, full_name: str) -> str:
-    host = LOCAL_KEY_HOST if location.host == "local" else settings.SLIPWAY_DEFAULT_GIT_HOST
-    return f"{host}/{full_name}".lower()
+    return f"{_repository_host(location)}/{full_name}".lower()
 
 
 def _read_codeowners(reader: Reader, location: Location,
@@ -277,7 +281,7 @@ def _read(reader: Reader, known: dict[str, LocationSource], report: ImportReport
                     f" (named by {named_by})" if named_by else "")})
                 continue
             if answer.state == "unchanged":
-                source.text, source.targets, source.entities = previous.text, list(previous.targets), previous.entities
+                source.targets, source.entities = list(previous.targets), previous.entities
                 queue.extend((target, path) for target in source.targets)
                 continue
             source.text = answer.text
@@ -307,8 +311,9 @@ def _read(reader: Reader, known: dict[str, LocationSource], report: ImportReport
                     queue.append((resolved, path))
     result.skipped = (not full and bool(result.sources) and set(known) == seen
                       and all(s.state == "unchanged" or (s.state == "none" and not s.fresh) for s in result.sources))
+    troubled = {r.file for r in report.documents if r.outcome in ("invalid", "conflict")}  # once: not per source
     for source in result.sources:
-        source.had_problems = any(r.outcome in ("invalid", "conflict") for r in report.documents if r.file == source.path)
+        source.had_problems = source.path in troubled
     return entities
 
 
@@ -369,13 +374,14 @@ def _record(location: Location, result: RefreshResult) -> None:
     failed: set[int] = set()
     for source in result.sources:
         row = existing.get(source.path)
-        if row is not None and not source.fresh and not source.had_problems and not row[1]:
-            continue  # answered from what was kept: the row already says so
+        if row is not None and (source.state == "unchanged" or not source.fresh) and not source.had_problems \
+                and not row[1]:
+            continue  # answered from what was kept (its text was not even loaded): the row already says so
         if row is not None and source.state == "failed":
             failed.add(row[0])  # keeps what was last read of it (its entries are kept too), and says why
             continue
         fields = {"state": "read" if source.state == "unchanged" else source.state, "etag": source.etag,
-                  "text": source.text if source.state in ("read", "unchanged") else "",
+                  "text": source.text if source.state == "read" else "",
                   "entities": source.entities, "error": source.error[:2000], "named_by": source.named_by,
                   "targets": source.targets, "had_problems": source.had_problems, "read_at": now}
         if row is None:
