@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any
 
 from django.conf import settings
 
-from services.catalog.refs import QUOTE_LIMIT, EntityRef, is_valid_name, near_miss, parse_entity_ref, quote
+from services.catalog.refs import QUOTE_LIMIT, EntityRef, is_valid_name, near_miss, quote
+from services.descriptors.fields import Ref, _Checks, _type_name, _valid_prefixed, listing
 from services.descriptors.parse import (
     API_VERSIONS,
     CHAT_ANNOTATIONS,
@@ -21,6 +21,7 @@ from services.descriptors.parse import (
     LINK_FIELDS,
     MODELLED_KINDS,
     NAME_ANNOTATION,
+    NAMESPACED_KINDS,
     OBJECT_NAME,
     PROJECT_SLUG_ANNOTATION,
     ROOT_FIELDS,
@@ -39,13 +40,6 @@ from services.models.catalog import WELL_KNOWN_LIFECYCLES, WELL_KNOWN_TYPES
 # Validating one document.
 
 
-class Ref(NamedTuple):
-    ref: EntityRef
-    written: str  # the name as the document wrote it (case kept), for entities declared from it
-    path: str  # the field it came from, for messages
-    text: str  # the reference as written
-
-
 @dataclass
 class Entity:
     """A valid document of a modelled kind, reduced to what Slipway keeps of it."""
@@ -59,151 +53,6 @@ class Entity:
     refs: dict[str, Any]
     resolved: dict[str, Any] = field(default_factory=dict)
     declared: dict[str, list[str]] = field(default_factory=dict)  # role -> names this entity declared
-
-
-_FIELD_NAME = re.compile(r"^[A-Za-z0-9_./-]+$")
-_MOST_NAMED = 10  # names in one message; the rest are counted
-MOST_PROBLEMS = 20  # problems listed for one document (a list of 100,000 bad tags is one more line)
-
-
-def listing(names: list[str]) -> str:
-    """Names or field paths for a message (`spec.x, metadata.y`): an odd or long one quoted, at most ten."""
-    shown = [name if len(name) <= QUOTE_LIMIT and _FIELD_NAME.match(name) else quote(name)
-             for name in names[:_MOST_NAMED]]
-    more = len(names) - len(shown)
-    return ", ".join(shown) + (f" and {more:,} more" if more > 0 else "")
-
-
-def _type_name(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, dict):
-        return "a mapping"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, str):
-        return "a string"
-    return f"a {type(value).__name__}"
-
-
-def _written_name(text: str) -> str:
-    """The name part of a reference as written (`group:default/Team-A` -> `Team-A`)."""
-    rest = text.strip().partition(":")[2] if ":" in text else text.strip()
-    return rest.rpartition("/")[2]
-
-
-def _valid_prefixed(value: str, suffix: re.Pattern[str]) -> bool:
-    """Backstage's `prefix/suffix` rule for annotation and label keys."""
-    parts = value.split("/")
-    if len(parts) == 2:
-        prefix, name = parts
-        if not (0 < len(prefix) <= 253 and all(DNS_LABEL.match(p) and len(p) <= 63 for p in prefix.split("."))):
-            return False
-    elif len(parts) == 1:
-        name = parts[0]
-    else:
-        return False
-    return 0 < len(name) <= 63 and bool(suffix.match(name))
-
-
-class _Checks:
-    """Reads the typed fields of one document, collecting every problem rather than stopping at the first."""
-
-    def __init__(self, ref_cache: dict[tuple[str, str | None], EntityRef | str]) -> None:
-        self.problems: list[str] = []
-        self.unlisted = 0  # problems past MOST_PROBLEMS, counted
-        self.ref_cache = ref_cache
-
-    def fail(self, message: str) -> None:
-        if len(self.problems) < MOST_PROBLEMS:
-            self.problems.append(message)
-        else:
-            self.unlisted += 1
-
-    def mapping(self, parent: dict[str, Any], key: str, path: str, *, required: bool = False) -> dict[str, Any]:
-        if key not in parent:
-            if required:
-                self.fail(f"{path} is missing")
-            return {}
-        value = parent[key]
-        if not isinstance(value, dict):
-            self.fail(f"{path} must be a mapping, not {_type_name(value)}")
-            return {}
-        return value
-
-    def string(self, parent: dict[str, Any], key: str, path: str, *, required: bool = False,
-               allow_empty: bool = False, max_length: int | None = None) -> str | None:
-        if key not in parent:
-            if required:
-                self.fail(f"{path} is missing")
-            return None
-        value = parent[key]
-        if value is None:
-            self.fail(f"{path} is {'missing (null)' if required else 'null'}")
-            return None
-        if not isinstance(value, str):
-            self.fail(f"{path} must be a string, not {_type_name(value)} ({quote(value)})")
-            return None
-        if not value and not allow_empty:
-            self.fail(f"{path} is empty")
-            return None
-        if max_length is not None and len(value) > max_length:
-            self.fail(f"{path} is longer than {max_length} characters (Slipway keeps at most {max_length})")
-            return None
-        return value
-
-    def string_list(self, parent: dict[str, Any], key: str, path: str, *, required: bool = False) -> list[str]:
-        if key not in parent:
-            if required:
-                self.fail(f"{path} is missing")
-            return []
-        values = parent[key]
-        if not isinstance(values, list):
-            self.fail(f"{path} must be a list, not {_type_name(values)} ({quote(values)})")
-            return []
-        good: list[str] = []
-        for index, value in enumerate(values):
-            if not isinstance(value, str) or not value:
-                self.fail(f"{path}[{index}] must be a non-empty string, not {quote(value)}")
-            else:
-                good.append(value)
-        return good
-
-    def ref(self, text: str | None, path: str, *, default_kind: str | None,
-            kinds: Sequence[str] | None) -> Ref | None:
-        if text is None:
-            return None
-        # The same references recur across documents (owners, systems): parse each text once.
-        parsed = self.ref_cache.get((text, default_kind))
-        if parsed is None:
-            try:
-                parsed = parse_entity_ref(text, default_kind=default_kind, field="ref")
-            except InvalidInput as error:
-                parsed = error.errors.get("ref", [error.detail])[0]
-            self.ref_cache[(text, default_kind)] = parsed
-        if isinstance(parsed, str):
-            self.fail(f"{path}: {parsed}")
-            return None
-        ref = parsed
-        if kinds and ref.kind not in kinds:
-            self.fail(f"{path} {quote(text)} must name a {' or a '.join(kinds)}, not a {ref.kind}")
-            return None
-        return Ref(ref, _written_name(text), path, text)
-
-    def refs(self, parent: dict[str, Any], key: str, path: str, *, default_kind: str | None,
-             kinds: Sequence[str] | None, required: bool = False) -> list[Ref]:
-        found: list[Ref] = []
-        seen: set[EntityRef] = set()
-        for index, text in enumerate(self.string_list(parent, key, path, required=required)):
-            ref = self.ref(text, f"{path}[{index}]", default_kind=default_kind, kinds=kinds)
-            if ref is not None and ref.ref not in seen:
-                seen.add(ref.ref)
-                found.append(ref)
-        return found
 
 
 def _check_metadata(checks: _Checks, metadata: dict[str, Any]) -> dict[str, Any]:
@@ -269,14 +118,14 @@ def _unkept(kind: str, metadata: dict[str, Any], spec: dict[str, Any], namespace
             extra: list[str]) -> list[str]:
     """The fields present in a document that Slipway does not keep (named in the report)."""
     fields = [f"metadata.{str(key)[:QUOTE_LIMIT]}" for key in metadata if key not in KEPT_METADATA[kind]]
-    if kind == "Component":
+    if "links" in KEPT_METADATA[kind]:
         fields += extra
     fields += [f"spec.{str(key)[:QUOTE_LIMIT]}" for key in spec if key not in KEPT_SPEC[kind]]
     profile = spec.get("profile")
     if kind in KEPT_PROFILE and isinstance(profile, dict):
         fields += [f"spec.profile.{str(key)[:QUOTE_LIMIT]}" for key in profile if key not in KEPT_PROFILE[kind]]
     notes = [f"not kept: {listing(fields)}"] if fields else []
-    if namespace != "default":
+    if namespace != "default" and kind not in NAMESPACED_KINDS:
         notes.append(f"namespace '{namespace}' not kept (Slipway has one namespace)")
     return notes
 
@@ -330,7 +179,8 @@ def validate(document: Any, result: DocumentResult,
         result.fail(*checks.problems, *([f"and {checks.unlisted:,} more problems"] if checks.unlisted else []))
         return None
     name = metadata["name"]
-    key = component_slug(name) if kind == "Component" else name.lower()
+    key = (component_slug(name) if kind == "Component"
+           else f"{metadata['namespace']}/{name.lower()}" if kind in NAMESPACED_KINDS else name.lower())
     for note in _unkept(kind, metadata_map, spec, metadata["namespace"], metadata["unkept"]):
         result.note(note)
     if kind == "Component":
@@ -407,7 +257,13 @@ def _check_component(checks: _Checks, metadata: dict[str, Any],
         "name": metadata["title"] or name, "description": metadata["description"], "type": type_,
         "lifecycle": lifecycle, "tags": metadata["tags"], "links": metadata["links"], "annotations": annotations,
     }
-    return values, {"owner": owner, "system": system, "depends_on": depends_on}
+    return values, {"owner": owner, "system": system, "depends_on": depends_on,
+                    "provides_apis": checks.refs(spec, "providesApis", "spec.providesApis", default_kind="api",
+                                                 kinds=None),
+                    "consumes_apis": checks.refs(spec, "consumesApis", "spec.consumesApis", default_kind="api",
+                                                 kinds=None),
+                    "dependency_of": checks.refs(spec, "dependencyOf", "spec.dependencyOf", default_kind=None,
+                                                 kinds=None)}
 
 
 def _check_component_sense(key: str, values: dict[str, Any], refs: dict[str, Any], result: DocumentResult) -> None:
@@ -485,9 +341,98 @@ def _check_domain(checks: _Checks, metadata: dict[str, Any],
     return values, {"owner": owner}
 
 
+# An inline definition Slipway keeps: the largest in real catalogs is 348 KB (an OpenAPI document).
+MAX_DEFINITION_CHARACTERS = 2_000_000
+PLACEHOLDERS = ("$text", "$json", "$yaml")
+
+
+def _namespaced_values(metadata: dict[str, Any], type_: str | None) -> dict[str, Any]:
+    """What an API and a Resource keep of the common metadata."""
+    return {"name": metadata["name"] or "", "title": metadata["title"] or "", "description": metadata["description"],
+            "type": type_, "tags": metadata["tags"], "links": metadata["links"],
+            "annotations": metadata["annotations"]}
+
+
+def _check_definition(checks: _Checks, spec: dict[str, Any]) -> dict[str, str]:
+    """spec.definition: the text itself, or one `$text`/`$json`/`$yaml` placeholder naming a file or URL
+    (Backstage's placeholders), which a worker fetches later; never fetched while validating. It may be
+    absent, as Backstage allows for APIs reached at their spec.remotes."""
+    if "definition" not in spec:  # Backstage's newer API types (mcp-server, ai-model-server) have none
+        return {"definition": "", "definition_placeholder": "", "definition_target": "",
+                "remotes": _check_remotes(checks, spec)}
+    value = spec["definition"]
+    if isinstance(value, str):
+        if not value.strip():
+            checks.fail("spec.definition is empty")
+        elif len(value) > MAX_DEFINITION_CHARACTERS:
+            checks.fail(f"spec.definition is longer than {MAX_DEFINITION_CHARACTERS:,} characters "
+                        "(Slipway keeps at most that much)")
+        return {"definition": value, "definition_placeholder": "", "definition_target": "",
+                "remotes": _check_remotes(checks, spec)}
+    if isinstance(value, dict) and len(value) == 1:
+        ((placeholder, target),) = value.items()
+        if placeholder in PLACEHOLDERS:
+            if not isinstance(target, str) or not target.strip():
+                checks.fail(f"spec.definition.{placeholder} must name a file or URL, not {quote(target)}")
+            elif len(target) > 1000:
+                checks.fail(f"spec.definition.{placeholder} is longer than 1,000 characters")
+            else:
+                return {"definition": "", "definition_placeholder": placeholder, "definition_target": target.strip(),
+                        "remotes": _check_remotes(checks, spec)}
+            return {}
+    checks.fail("spec.definition must be the definition's text or one of "
+                f"{', '.join(f'{{{p}: <file or URL>}}' for p in PLACEHOLDERS)}, not {quote(value)}")
+    return {}
+
+
+def _check_remotes(checks: _Checks, spec: dict[str, Any]) -> list[dict[str, str]]:
+    """spec.remotes: where an API is served, each a type and a URL (at most 20)."""
+    if "remotes" not in spec:
+        return []
+    raw = spec["remotes"]
+    if not isinstance(raw, list) or len(raw) > 20:
+        checks.fail("spec.remotes must be a list of at most 20 {type, url}")
+        return []
+    remotes = []
+    for index, remote in enumerate(raw):
+        if not isinstance(remote, dict):
+            checks.fail(f"spec.remotes[{index}] must be a mapping with a type and a url, not {_type_name(remote)}")
+            continue
+        type_ = checks.string(remote, "type", f"spec.remotes[{index}].type", required=True, max_length=100)
+        url = checks.string(remote, "url", f"spec.remotes[{index}].url", required=True, max_length=1000)
+        if url is not None and not URL.match(url):
+            checks.fail(f"spec.remotes[{index}].url {quote(url)} is not a URL")
+        elif type_ is not None and url is not None:
+            remotes.append({"type": type_, "url": url})
+    return remotes
+
+
+def _check_api(checks: _Checks, metadata: dict[str, Any],
+               spec: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    type_ = checks.string(spec, "type", "spec.type", required=True, max_length=100)
+    lifecycle = checks.string(spec, "lifecycle", "spec.lifecycle", required=True, max_length=100)
+    owner = _owner_ref(checks, spec)
+    system = checks.ref(checks.string(spec, "system", "spec.system"), "spec.system",
+                        default_kind="system", kinds=("system",))
+    values = _namespaced_values(metadata, type_) | {"lifecycle": lifecycle} | _check_definition(checks, spec)
+    return values, {"owner": owner, "system": system}
+
+
+def _check_resource(checks: _Checks, metadata: dict[str, Any],
+                    spec: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    type_ = checks.string(spec, "type", "spec.type", required=True, max_length=100)
+    owner = _owner_ref(checks, spec)
+    system = checks.ref(checks.string(spec, "system", "spec.system"), "spec.system",
+                        default_kind="system", kinds=("system",))
+    return _namespaced_values(metadata, type_), {
+        "owner": owner, "system": system,
+        "depends_on": checks.refs(spec, "dependsOn", "spec.dependsOn", default_kind=None, kinds=None),
+        "dependency_of": checks.refs(spec, "dependencyOf", "spec.dependencyOf", default_kind=None, kinds=None)}
+
+
 _SPEC_CHECKS = {
     "Component": _check_component, "Group": _check_group, "User": _check_user,
-    "System": _check_system, "Domain": _check_domain,
+    "System": _check_system, "Domain": _check_domain, "API": _check_api, "Resource": _check_resource,
 }
 
 

@@ -22,7 +22,18 @@ from services.descriptors.parse import (
     BaseDumper,
 )
 from services.descriptors.writing import chunks
-from services.models import Domain, Membership, Profile, Service, ServiceDependency, System, Team
+from services.models import (
+    Api,
+    Domain,
+    EntityLink,
+    Membership,
+    Profile,
+    Resource,
+    Service,
+    ServiceDependency,
+    System,
+    Team,
+)
 
 User = get_user_model()
 
@@ -73,8 +84,11 @@ def catalog_export(*, include_declared: bool = False) -> CatalogExport:
     profiles = {profile.user_id: profile for profile in Profile.objects.all()}
     memberships = list(Membership.objects.values_list("team_id", "user_id"))
     service_rows = list(Service.objects.order_by("slug"))
+    namespaced_rows = {kind: list(model.objects.order_by("namespace", "slug"))
+                       for kind, model in (("API", Api), ("Resource", Resource))}
     user_ids = set(profiles) | {user_id for _, user_id in memberships} | {
-        s.owner_user_id for s in service_rows if s.owner_user_id}
+        s.owner_user_id for s in service_rows if s.owner_user_id} | {
+        row.owner_user_id for rows in namespaced_rows.values() for row in rows if row.owner_user_id}
     users: dict[int, Any] = {}
     for chunk in chunks(sorted(user_ids)):
         users.update((user.pk, user) for user in User.objects.filter(pk__in=chunk))
@@ -153,11 +167,42 @@ def catalog_export(*, include_declared: bool = False) -> CatalogExport:
         spec["memberOf"] = sorted(group_ref(team_id) for team_id in member_of[user_id])
         documents.append(_entity("User", {"name": user.get_username()}, spec))
 
+    system_slugs = dict(System.objects.values_list("pk", "slug"))
+    links: dict[tuple[str, int], dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
+    for service_id, resource_id, relation, target_ref in EntityLink.objects.order_by("target_ref").values_list(
+            "service_id", "resource_id", "relation", "target_ref"):
+        source = ("service", service_id) if service_id else ("resource", resource_id)
+        links[source][relation].append(target_ref)
+
+    def owner_ref(row: Any) -> str:
+        return group_ref(row.owner_team_id) if row.owner_team_id else user_ref(row.owner_user_id)
+
+    for kind, rows in namespaced_rows.items():
+        for row in rows:
+            spec = {"type": row.type}
+            if kind == "API":
+                spec["lifecycle"] = row.lifecycle
+            spec["owner"] = owner_ref(row)
+            if row.system_id:
+                spec["system"] = f"system:default/{system_slugs[row.system_id]}"
+            if kind == "API":
+                if row.definition_placeholder:
+                    spec["definition"] = {row.definition_placeholder: row.definition_target}
+                elif row.definition:
+                    spec["definition"] = row.definition
+                if row.remotes:
+                    spec["remotes"] = list(row.remotes)
+            else:
+                spec |= {relation: targets for relation, targets in links[("resource", row.pk)].items()}
+            documents.append(_entity(kind, {
+                "name": row.name, "namespace": row.namespace if row.namespace != "default" else None,
+                "title": row.title, "description": row.description, "tags": list(row.tags or []),
+                "links": list(row.links or []), "annotations": dict(row.annotations or {})}, spec))
+
     dependencies: dict[int, list[str]] = defaultdict(list)
     for service_id, target_ref in ServiceDependency.objects.order_by("target_ref").values_list(
             "service_id", "target_ref"):
         dependencies[service_id].append(target_ref)
-    system_slugs = dict(System.objects.values_list("pk", "slug"))
     for service in service_rows:
         annotations = dict(service.annotations or {})
         name = annotations.pop(NAME_ANNOTATION, None) or service.slug
@@ -170,11 +215,12 @@ def catalog_export(*, include_declared: bool = False) -> CatalogExport:
                 annotations[SOURCE_LOCATION_ANNOTATION] = f"url:https://{service.repository}"
         # Backstage requires type and lifecycle; Slipway allows them blank.
         spec = {"type": service.type or "unknown", "lifecycle": service.lifecycle or "unknown",
-                "owner": group_ref(service.owner_team_id) if service.owner_team_id else user_ref(service.owner_user_id)}
+                "owner": owner_ref(service)}
         if service.system_id:
             spec["system"] = f"system:default/{system_slugs[service.system_id]}"
         if dependencies[service.pk]:
             spec["dependsOn"] = dependencies[service.pk]
+        spec |= {relation: targets for relation, targets in links[("service", service.pk)].items()}
         documents.append(_entity("Component", {
             "name": name, "title": _title(service.name, name), "description": service.description,
             "tags": list(service.tags or []), "links": list(service.links or []), "annotations": annotations,

@@ -18,7 +18,9 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 
 from services.catalog.refs import EntityRef, quote
-from services.descriptors.checks import MOST_PROBLEMS, Entity, LocationTargets, Ref, listing, validate
+from services.descriptors.checks import Entity, LocationTargets, validate
+from services.descriptors.fields import MOST_PROBLEMS, Ref, listing
+from services.descriptors.namespaced import Namespaced
 from services.descriptors.origins import FoundConflict, Origins
 from services.descriptors.parse import (
     MODELLED_KINDS,
@@ -184,7 +186,7 @@ def _check_in_child(text: str, label: str, ref_cache: dict[tuple[str, str | None
     sender.close()
 
 
-class _Importer(Origins, Planner, Writer):
+class _Importer(Origins, Planner, Writer, Namespaced):
     """One import: resolves references, diffs against the catalog, then writes the differences in bulk.
 
     Rows are read as dicts (values()), compared in memory and written with executemany: a fixed
@@ -234,6 +236,7 @@ class _Importer(Origins, Planner, Writer):
         self._plan_memberships()
         self._plan_groupings()
         self._plan_services()
+        self._plan_namespaced()
         self.report.declared_teams = sorted(self.declared_teams.values(), key=str.lower)
         self.report.declared_users = sorted(self.declared_users.values(), key=str.lower)
         if write:
@@ -304,6 +307,7 @@ class _Importer(Origins, Planner, Writer):
         self._load_users(id__in=sorted({user_id for _, user_id, _ in membership_rows} - set(self.user_key)))
         self.memberships: dict[tuple[str, str], int] = {  # (user key, team slug) -> row id
             (self.user_key[user_id], self.team_slug[team_id]): row_id for row_id, user_id, team_id in membership_rows}
+        self._load_namespaced()
 
     def _load_users(self, **lookup: list[Any]) -> None:
         """Users by lower-case name or id; the first of two names that differ only in case wins."""
@@ -333,7 +337,7 @@ class _Importer(Origins, Planner, Writer):
     def _references(self, entity: Entity) -> Iterator[Ref]:
         """The references an import must resolve (dependsOn is kept as a reference, never refused)."""
         for name, value in entity.refs.items():
-            if name in ("depends_on", "has_members") or value is None:
+            if name in ("depends_on", "has_members", "provides_apis", "consumes_apis", "dependency_of") or value is None:
                 continue
             for ref in value if isinstance(value, list) else [value]:
                 # A system's or domain's owner must be a team here: a user owner is not kept, so not needed.
@@ -410,6 +414,7 @@ class _Importer(Origins, Planner, Writer):
                 "system": self._grouping(entity.refs["system"], entity),
                 "depends_on": [str(dep.ref) for dep in entity.refs["depends_on"]],
             }
+        self._resolve_namespaced()
         for bucket in self.entities.values():
             for entity in bucket.values():
                 for role, names in entity.declared.items():

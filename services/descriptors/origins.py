@@ -12,12 +12,13 @@ from django.db import models
 from services.catalog.refs import quote
 from services.descriptors.checks import Entity, repository_of
 from services.descriptors.writing import _update
-from services.models import Domain, Location, Origin, Profile, Service, System, Team
+from services.models import Api, Domain, Location, Origin, Profile, Resource, Service, System, Team
 
 # The kinds whose rows carry an origin, the model, and the audit's object type.
 ORIGIN_KINDS: dict[str, tuple[type[models.Model], str]] = {
     "Group": (Team, "team"), "User": (Profile, "user"), "System": (System, "system"),
-    "Domain": (Domain, "domain"), "Component": (Service, "service"),
+    "Domain": (Domain, "domain"), "Component": (Service, "service"), "API": (Api, "api"),
+    "Resource": (Resource, "resource"),
 }
 
 
@@ -40,6 +41,8 @@ class Origins:
         if kind == "User":
             user = self.users.get(key)
             return self.profiles.get(user["id"]) if user else None
+        if kind in self.namespaced_rows:
+            return self.namespaced_rows[kind].get(key)
         return {"Group": self.teams, "System": self.systems, "Domain": self.domains,
                 "Component": self.services}[kind].get(key)
 
@@ -145,14 +148,12 @@ class Origins:
             return False
         wrote = False
         for kind, (model, object_type) in ORIGIN_KINDS.items():
-            key_field, audit_id = ("user__username", "user_id") if kind == "User" else ("slug", "id")
             rows = model.objects.filter(origin=Origin.LOCATION, origin_location_id=self.origin.location_id)
             if kind in ("Group", "User"):
                 rows = rows.exclude(declared_by_import=True)  # named, not described: nobody's to orphan
             # The unread paths are filtered here, not in SQL: an organisation has up to 200,000, past the
             # number of parameters SQLite binds.
-            lost = [(row_id, object_id, key, orphaned) for row_id, object_id, key, orphaned, path
-                    in rows.values_list("id", audit_id, key_field, "orphaned_at", "origin_path")
+            lost = [(row_id, object_id, key, orphaned) for row_id, object_id, key, orphaned, path in _keyed(kind, rows)
                     if path not in self.origin.unread_paths
                     and (key.lower() if kind == "User" else key) not in self.entities[kind]]
             if lost:
@@ -165,3 +166,13 @@ class Origins:
                                    key.lower() if kind == "User" else key, {"origin": self.origin.label}))
             wrote |= bool(fresh)
         return wrote
+
+
+def _keyed(kind: str, rows: models.QuerySet[Any]) -> Any:
+    """(row id, audit object id, key, orphaned_at, origin_path) of each row; the key as the import keys its kind."""
+    if kind == "User":
+        return rows.values_list("id", "user_id", "user__username", "orphaned_at", "origin_path")
+    if kind in ("API", "Resource"):
+        return ((row_id, row_id, f"{namespace}/{slug}", orphaned, path) for row_id, namespace, slug, orphaned, path
+                in rows.values_list("id", "namespace", "slug", "orphaned_at", "origin_path"))
+    return rows.values_list("id", "id", "slug", "orphaned_at", "origin_path")

@@ -16,7 +16,9 @@ from services.errors import CatalogError
 
 API_VERSIONS = ("backstage.io/v1alpha1", "backstage.io/v1beta1")
 # Export writes the kinds in this order: what a document refers to comes before it.
-MODELLED_KINDS = ("Domain", "System", "Group", "User", "Component")
+MODELLED_KINDS = ("Domain", "System", "Group", "User", "API", "Resource", "Component")
+# Kinds whose rows keep the namespace (the same name may be in two); the others have one namespace.
+NAMESPACED_KINDS = ("API", "Resource")
 NAME_ANNOTATION = "slipway.dev/backstage-name"
 PROJECT_SLUG_ANNOTATION = "github.com/project-slug"
 SOURCE_LOCATION_ANNOTATION = "backstage.io/source-location"
@@ -38,13 +40,17 @@ URL = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:\S+$")
 # What each kind keeps; any other field present is named in the report as not kept.
 KEPT_METADATA = {
     "Component": {"name", "namespace", "title", "description", "tags", "links", "annotations"},
+    "API": {"name", "namespace", "title", "description", "tags", "links", "annotations"},
+    "Resource": {"name", "namespace", "title", "description", "tags", "links", "annotations"},
     "Group": {"name", "namespace", "title", "description", "annotations"},
     "User": {"name", "namespace"},
     "System": {"name", "namespace", "title", "description"},
     "Domain": {"name", "namespace", "title", "description"},
 }
 KEPT_SPEC = {
-    "Component": {"type", "lifecycle", "owner", "system", "dependsOn"},
+    "Component": {"type", "lifecycle", "owner", "system", "dependsOn", "dependencyOf", "providesApis", "consumesApis"},
+    "API": {"type", "lifecycle", "owner", "system", "definition", "remotes"},
+    "Resource": {"type", "owner", "system", "dependsOn", "dependencyOf"},
     "Group": {"type", "profile", "parent", "children", "members"},
     "User": {"profile", "memberOf"},
     "System": {"owner", "domain"},

@@ -252,7 +252,8 @@ class Planner:
                 old = {"owner": self._service_owner(row), "system": self.system_slug.get(row["system_id"]),
                        "depends_on": sorted(self.dependencies[row["id"]])}
                 changes |= {k: [old[k], v] for k, v in relations.items() if old[k] != v}
-            planned = _Planned(key, entity, row, values | relations, changes)
+            links, link_changes = self._component_links(entity, row)
+            planned = _Planned(key, entity, row, values | relations | links, changes | link_changes)
             self.service_plan.append(planned)
             self._settle(planned, "service", "service")
 

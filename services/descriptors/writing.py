@@ -142,13 +142,19 @@ class Writer:
         wrote |= self._apply_memberships()
         wrote |= self._apply_groupings()
         wrote |= self._apply_services()
+        wrote |= self._apply_namespaced()
         wrote |= self._stamp_origins()
-        wrote |= self._mark_orphans({"team": self.team_ids, "user": self.user_ids, "domain": self.domain_ids,
-                                     "system": self.system_ids, "service": self.service_ids})
+        wrote |= self._mark_orphans(self._written_ids())
         if self.audit:
             self._apply_audit()
         if wrote:
             bump_generation()
+
+    def _written_ids(self) -> dict[str, dict[str, int]]:
+        """Audit object type -> key -> id of every row the import wrote or read."""
+        return {"team": self.team_ids, "user": self.user_ids, "domain": self.domain_ids, "system": self.system_ids,
+                "service": self.service_ids, "api": self.namespaced_ids["API"],
+                "resource": self.namespaced_ids["Resource"]}
 
     def _apply_teams(self) -> bool:
         defaults = _row_defaults(Team, self.now)
@@ -249,7 +255,7 @@ class Writer:
             }
             if planned.existing is None:
                 new.append({**defaults, "slug": planned.key, **values, **self._new_origin(planned.entity)})
-            elif set(planned.changes) - {"depends_on"}:
+            elif set(planned.changes) - {"depends_on", "provides_apis", "consumes_apis", "dependency_of"}:
                 changed.append({"id": planned.existing["id"], "updated_at": self.now, **values})
         _insert(Service, new)
         self.service_ids = {slug: row["id"] for slug, row in self.services.items()}
@@ -299,8 +305,7 @@ class Writer:
         """One event per created or updated row, as audit_record writes them, inserted in bulk."""
         context = current_context()
         is_user = self.actor is not None and getattr(self.actor, "is_authenticated", False)
-        ids = {"team": self.team_ids, "user": self.user_ids, "domain": self.domain_ids, "system": self.system_ids,
-               "service": self.service_ids}
+        ids = self._written_ids()
         defaults = _row_defaults(AuditEvent, self.now) | {
             "actor_id": self.actor.pk if is_user else None,
             "actor_name": self.actor.get_username() if is_user else "system",

@@ -1,4 +1,5 @@
 """The catalog: teams, people and memberships, domains, systems, services and their dependencies,
+APIs and resources and the relations naming them,
 runbooks (with revisions) and environments."""
 
 from __future__ import annotations
@@ -13,6 +14,15 @@ from services.models.locations import HasOrigin
 
 WELL_KNOWN_TYPES = ("service", "website", "library", "worker")
 WELL_KNOWN_LIFECYCLES = ("experimental", "production", "deprecated")
+
+
+def _one_owner(name: str) -> models.CheckConstraint:
+    """Exactly one owner: a team, or a single person as Backstage allows."""
+    return models.CheckConstraint(
+        condition=(Q(owner_team__isnull=False, owner_user__isnull=True)
+                   | Q(owner_team__isnull=True, owner_user__isnull=False)),
+        name=name,
+    )
 
 
 class Team(HasOrigin):
@@ -148,13 +158,7 @@ class Service(HasOrigin):
 
     class Meta:
         ordering = ["slug"]
-        constraints = [
-            models.CheckConstraint(
-                condition=(Q(owner_team__isnull=False, owner_user__isnull=True)
-                           | Q(owner_team__isnull=True, owner_user__isnull=False)),
-                name="service_exactly_one_owner",
-            ),
-        ]
+        constraints = [_one_owner("service_exactly_one_owner")]
         indexes = [
             models.Index(fields=["lifecycle"], name="service_lifecycle_idx"),
             models.Index(fields=["type"], name="service_type_idx"),
@@ -176,6 +180,126 @@ class Service(HasOrigin):
     def local_clone(self) -> str:
         """Where a repository of the local host can be cloned from ("" elsewhere)."""
         return str((self.annotations or {}).get("slipway.dev/local-repository", "")) if not self.repository_url else ""
+
+
+class NamespacedEntity(HasOrigin):
+    """What an API and a Resource share: a Backstage identity (namespace and name, unique ignoring
+    case, as Backstage's), one owner, a system, and the descriptor's free fields."""
+
+    namespace = models.CharField(max_length=63, default="default")
+    slug = models.CharField(max_length=63, help_text="metadata.name in lower case: the key with the namespace.")
+    name = models.CharField(max_length=63, help_text="metadata.name as written.")
+    title = models.CharField(max_length=200, blank=True)
+    description = models.TextField(blank=True)
+    type = models.CharField(max_length=100)
+    owner_team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    owner_user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                   related_name="+")
+    system = models.ForeignKey(System, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    links = models.JSONField(default=list, blank=True)
+    tags = models.JSONField(default=list, blank=True)
+    annotations = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        abstract = True
+        ordering = ["namespace", "slug"]
+
+    def __str__(self) -> str:
+        return self.slug if self.namespace == "default" else f"{self.namespace}/{self.slug}"
+
+    @property
+    def display_name(self) -> str:
+        return self.title or self.name
+
+    @property
+    def ref(self) -> str:
+        """Its Backstage entity reference, as the relations that name it store it."""
+        return f"{self.ref_kind}:{self.namespace}/{self.slug}"
+
+    ref_kind = ""
+
+
+class Api(NamespacedEntity):
+    """An interface (Backstage API: openapi, asyncapi, graphql, grpc or free text) with its definition.
+
+    A descriptor gives the definition inline, or as a `$text`/`$json`/`$yaml` placeholder naming a
+    file or URL: a worker fetches it (services.catalog.sync.definitions), never a request; until then,
+    or when it cannot be fetched, the API is kept with the state and the reason."""
+
+    class DefinitionState(models.TextChoices):
+        INLINE = "inline", "Given in the descriptor"
+        RESOLVED = "resolved", "Fetched"
+        PENDING = "pending", "Not fetched yet"
+        UNRESOLVED = "unresolved", "Could not be fetched"
+        NONE = "none", "No definition given"
+
+    lifecycle = models.CharField(max_length=100)
+    definition = models.TextField(blank=True)
+    definition_placeholder = models.CharField(max_length=10, blank=True, help_text="$text, $json or $yaml.")
+    definition_target = models.CharField(max_length=1000, blank=True,
+                                         help_text="The placeholder's file or URL, as written.")
+    definition_state = models.CharField(max_length=12, choices=DefinitionState.choices,
+                                        default=DefinitionState.INLINE)
+    definition_error = models.CharField(max_length=500, blank=True)
+    definition_etag = models.CharField(max_length=200, blank=True)
+    definition_fetched_at = models.DateTimeField(null=True, blank=True)
+    remotes = models.JSONField(default=list, blank=True, help_text="spec.remotes: where the API is served "
+                                                                  "(type and url), for one given without a definition.")
+
+    ref_kind = "api"
+
+    class Meta(NamespacedEntity.Meta):
+        constraints = [
+            models.UniqueConstraint(fields=["namespace", "slug"], name="api_unique_name"),
+            _one_owner("api_exactly_one_owner"),
+        ]
+        indexes = [models.Index(fields=["definition_state"], name="api_definition_state_idx")]
+
+
+class Resource(NamespacedEntity):
+    """Infrastructure a service needs (Backstage Resource: a database, a queue, a bucket)."""
+
+    ref_kind = "resource"
+
+    class Meta(NamespacedEntity.Meta):
+        constraints = [
+            models.UniqueConstraint(fields=["namespace", "slug"], name="resource_unique_name"),
+            _one_owner("resource_exactly_one_owner"),
+        ]
+
+
+class EntityLink(models.Model):
+    """A relation a component or a resource states by reference (Backstage's providesApis,
+    consumesApis, dependsOn, dependencyOf); a component's dependsOn is a ServiceDependency. The
+    target is a reference, so a link to an entity not yet in the catalog holds until it arrives."""
+
+    class Relation(models.TextChoices):  # the descriptor's field names
+        PROVIDES_APIS = "providesApis", "Provides APIs"
+        CONSUMES_APIS = "consumesApis", "Consumes APIs"
+        DEPENDS_ON = "dependsOn", "Depends on"
+        DEPENDENCY_OF = "dependencyOf", "Dependency of"
+
+    service = models.ForeignKey(Service, null=True, blank=True, on_delete=models.CASCADE, related_name="links_out")
+    resource = models.ForeignKey(Resource, null=True, blank=True, on_delete=models.CASCADE, related_name="links_out")
+    relation = models.CharField(max_length=20, choices=Relation.choices)
+    target_ref = models.CharField(max_length=300, help_text="Entity reference, e.g. api:default/payments-api.")
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=(Q(service__isnull=False, resource__isnull=True)
+                                              | Q(service__isnull=True, resource__isnull=False)),
+                                   name="entitylink_one_source"),
+            models.UniqueConstraint(fields=["service", "relation", "target_ref"], condition=Q(service__isnull=False),
+                                    name="entitylink_unique_service"),
+            models.UniqueConstraint(fields=["resource", "relation", "target_ref"],
+                                    condition=Q(resource__isnull=False), name="entitylink_unique_resource"),
+        ]
+        indexes = [models.Index(fields=["target_ref"], name="entitylink_target_ref_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.service or self.resource} {self.relation} {self.target_ref}"
 
 
 class ServiceDependency(models.Model):

@@ -26,7 +26,7 @@ spec:
   lifecycle: production
   owner: {owner}
 """
-API = "apiVersion: backstage.io/v1alpha1\nkind: API\nmetadata:\n  name: payments-api\nspec: {type: openapi}\n"
+OTHER_KIND = "apiVersion: backstage.io/v1alpha1\nkind: Environment\nmetadata:\n  name: prod\nspec: {type: kubernetes}\n"
 
 
 def descriptor(tmp_path: Path, *documents: str, name: str = "catalog-info.yaml") -> Path:
@@ -53,13 +53,13 @@ def run_failing(*args: str) -> tuple[str, CommandError]:
 
 
 def test_import_prints_a_line_per_document_and_a_summary_and_exits_0(tmp_path):
-    path = descriptor(tmp_path, component("ledger"), API)
+    path = descriptor(tmp_path, component("ledger"), OTHER_KIND)
 
     out, _ = run("import_catalog", str(path))
 
     assert out.splitlines() == [
         f"{path.name}:1 Component ledger -> created - owner team payments not described anywhere: declared by this import",
-        f"{path.name}:2 API payments-api -> skipped: kind API is not modelled by Slipway",
+        f"{path.name}:2 Environment prod -> skipped: kind Environment is not modelled by Slipway",
         "2 documents in 1 file: 1 created, 0 updated, 0 unchanged, 1 skipped, 0 invalid.",
         "Teams declared by this import (named as owner, parent or member, not described): payments",
     ]
@@ -116,7 +116,7 @@ def test_a_yaml_error_in_one_file_of_a_folder_is_exit_1_and_the_other_files_impo
 
 
 def test_import_json_output_is_machine_readable(tmp_path):
-    path = descriptor(tmp_path, component("ledger"), component("bad name"), API)
+    path = descriptor(tmp_path, component("ledger"), component("bad name"), OTHER_KIND)
 
     out, error = run_failing("import_catalog", str(path), "--json")
 
@@ -128,7 +128,7 @@ def test_import_json_output_is_machine_readable(tmp_path):
     assert report["declared"] == {"teams": ["payments"], "users": []}
     assert [(d["index"], d["kind"], d["name"], d["outcome"]) for d in report["documents"]] == [
         (1, "Component", "ledger", "created"), (2, "Component", "bad name", "invalid"),
-        (3, "API", "payments-api", "skipped")]
+        (3, "Environment", "prod", "skipped")]
     assert report["documents"][1]["reasons"][0].startswith("metadata.name 'bad name' is not a valid entity name")
 
 

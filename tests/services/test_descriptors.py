@@ -18,7 +18,19 @@ from services.descriptors import importer
 from services.descriptors.exporter import catalog_export
 from services.descriptors.parse import NAME_ANNOTATION, DescriptorInputError, component_slug
 from services.descriptors.report import ImportReport
-from services.models import AuditEvent, Domain, Membership, Profile, Service, ServiceDependency, System, Team
+from services.models import (
+    Api,
+    AuditEvent,
+    Domain,
+    EntityLink,
+    Membership,
+    Profile,
+    Resource,
+    Service,
+    ServiceDependency,
+    System,
+    Team,
+)
 from tests.factories import ServiceFactory, TeamFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -457,8 +469,8 @@ def test_a_broken_document_leaves_nothing_half_written(tmp_path):
 
 def test_kinds_slipway_does_not_model_are_skipped_not_errors(tmp_path):
     others = [
-        "apiVersion: backstage.io/v1alpha1\nkind: API\nmetadata:\n  name: api\nspec: {type: openapi}\n",
-        "apiVersion: backstage.io/v1alpha1\nkind: Resource\nmetadata:\n  name: db\nspec: {type: database}\n",
+        "apiVersion: backstage.io/v1alpha1\nkind: Environment\nmetadata:\n  name: prod\nspec: {type: kubernetes}\n",
+        "apiVersion: backstage.io/v1alpha1\nkind: Workflow\nmetadata:\n  name: db\nspec: {type: argo}\n",
         "apiVersion: backstage.io/v1alpha1\nkind: Location\nmetadata:\n  name: all\nspec: {targets: [./a.yaml]}\n",
         "apiVersion: scaffolder.backstage.io/v1beta3\nkind: Template\nmetadata:\n  name: '${{ values.name }}'\n",
         "apiVersion: example.com/v1\nkind: Package\nmetadata: {}\n",
@@ -468,7 +480,7 @@ def test_kinds_slipway_does_not_model_are_skipped_not_errors(tmp_path):
     assert [r.outcome for r in report.documents] == ["created", "skipped", "skipped", "followed", "skipped", "skipped"]
     assert "target './a.yaml'" not in report.documents[3].line()  # followed: its target is read (and is missing)
     assert report.file_errors == [{"file": "a.yaml", "error": "a.yaml does not exist (named by catalog-info.yaml)"}]
-    assert "kind API is not modelled by Slipway" in report.documents[1].reasons
+    assert "kind Environment is not modelled by Slipway" in report.documents[1].reasons
     assert report.exit_code == 1  # only for the missing target the Location names
 
 
@@ -739,8 +751,7 @@ def test_the_example_catalog_imports_every_valid_entity_and_reports_the_invalid_
     assert [(r.file, r.name) for r in invalid] == [("components/invalid-component.yaml", "invalid component")]
     assert any("'go 1.15.3' is not a valid tag" in reason for reason in invalid[0].reasons)
     skipped = sorted((r.kind, r.name) for r in report.documents if r.outcome == "skipped")
-    assert skipped == [("API", "wayback-search"), ("Resource", "artists-db"),
-                       ("User", "guest")]  # guest: again, in namespace development
+    assert skipped == [("User", "guest")]  # again, in namespace development
     followed = sorted((r.kind, r.name) for r in report.documents if r.outcome == "followed")
     assert followed == [("Location", "example-groups"), ("Location", "example-systems")]
     assert report.exit_code == 1
@@ -760,6 +771,12 @@ def test_the_example_catalog_imports_every_valid_entity_and_reports_the_invalid_
     assert Domain.objects.get(slug="audio").owner.slug == "acme-corp"
     assert list(Service.objects.get(slug="artist-lookup").dependencies.values_list("target_ref", flat=True)) == [
         "resource:default/artists-db"]
+
+    api = Api.objects.get(slug="wayback-search")
+    assert (api.namespace, api.type, api.owner_team.slug) == ("default", "openapi", "team-a")
+    assert Resource.objects.get(slug="artists-db").type == "database"
+    assert set(EntityLink.objects.filter(service__slug="wayback-search").values_list("relation", "target_ref")) == {
+        ("providesApis", "api:default/wayback-search"), ("consumesApis", "api:default/wayback-archive")}
 
     again = catalog_import(path=EXAMPLES)
     assert {r.outcome for r in again.documents} == {"unchanged", "skipped", "invalid", "followed"}

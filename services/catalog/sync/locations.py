@@ -25,7 +25,7 @@ from services.descriptors.parse import DescriptorInputError, descriptor_files
 from services.errors import Conflict, InvalidInput
 from services.hosts.base import checked_repository_path
 from services.hosts.repository_keys import LOCAL_KEY_HOST, normalize_repository
-from services.models import CatalogConflict, Domain, Location, Origin, Service, System, Team
+from services.models import Api, CatalogConflict, Domain, Location, Origin, Resource, Service, System, Team
 
 logger = logging.getLogger(__name__)
 
@@ -193,7 +193,10 @@ def catalog_entry_move(*, actor: Any, kind: str, name: str, location: Location) 
     model = ENTRY_MODELS.get(kind)
     if model is None:
         raise InvalidInput.field("kind", f"one of {', '.join(ENTRY_MODELS)}")
-    lookup = {"user__username__iexact": name} if kind == "User" else {"slug": name.lower()}
+    namespace, _, slug = name.lower().rpartition("/")
+    lookup = ({"user__username__iexact": name} if kind == "User"
+              else {"namespace": namespace or "default", "slug": slug} if kind in ("API", "Resource")
+              else {"slug": name.lower()})
     row = model.objects.select_for_update().filter(**lookup).first()
     if row is None:
         raise InvalidInput.field("name", f"no {kind} {quote(name)} in the catalog")
@@ -215,7 +218,8 @@ def location_orphans_delete(*, actor: Any, location: Location | None = None) -> 
     service or team still needs. People are never deleted: an orphaned person stays, shown as such."""
     deleted: dict[str, int] = {}
     scope = Q(orphaned_at__isnull=False) & (Q(origin_location=location) if location is not None else Q())
-    for kind, model in (("Component", Service), ("System", System), ("Domain", Domain), ("Group", Team)):
+    for kind, model in (("Component", Service), ("API", Api), ("Resource", Resource), ("System", System),
+                        ("Domain", Domain), ("Group", Team)):
         count = 0
         for row in model.objects.filter(scope):
             try:

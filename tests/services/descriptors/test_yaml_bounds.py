@@ -18,7 +18,8 @@ from services.catalog.ownership import ownership_answer
 from services.catalog.refs import QUOTE_LIMIT, parse_entity_ref, quote
 from services.catalog.sync.locations import catalog_import
 from services.descriptors import parse
-from services.descriptors.checks import MOST_PROBLEMS, validate
+from services.descriptors.checks import validate
+from services.descriptors.fields import MOST_PROBLEMS
 from services.descriptors.parse import (
     MAX_DOCUMENT_ALIASES,
     MAX_DOCUMENT_NODES,
