@@ -283,7 +283,8 @@ SPECTACULAR_SETTINGS = {
         "LocationKindEnum": "services.models.Location.Kind",
         "LocationStateEnum": "services.models.Location.State",
         "SourceStateEnum": "services.models.LocationSource.State",
-        "EntryKindEnum": ["Component", "Domain", "Group", "System", "User"],
+        "DefinitionStateEnum": "services.models.Api.DefinitionState",
+        "EntryKindEnum": ["API", "Component", "Domain", "Group", "Resource", "System", "User"],
         "OriginKindEnum": "services.models.Origin",
     },
 }

@@ -3,7 +3,7 @@
 from django.urls import path
 from rest_framework.routers import DefaultRouter
 
-from services.api import audit, catalog, locations, scaffolder, teams, tokens
+from services.api import audit, catalog, interfaces, locations, scaffolder, teams, tokens
 
 app_name = "api"
 
@@ -14,6 +14,8 @@ router.register("runbooks", catalog.RunbookViewSet, basename="runbook")
 router.register("environments", catalog.EnvironmentViewSet, basename="environment")
 router.register("systems", catalog.SystemViewSet, basename="system")
 router.register("domains", catalog.DomainViewSet, basename="domain")
+router.register("apis", interfaces.ApiViewSet, basename="api")
+router.register("resources", interfaces.ResourceViewSet, basename="resource")
 router.register("templates", scaffolder.TemplateViewSet, basename="template")
 router.register("runs", scaffolder.RunViewSet, basename="run")
 router.register("tokens", tokens.ApiTokenViewSet, basename="token")

@@ -31,6 +31,7 @@ from services.errors import NotFound
 from services.models import (
     AuditEvent,
     CatalogConflict,
+    EntityLink,
     Environment,
     Membership,
     Runbook,
@@ -156,7 +157,7 @@ def catalog_rows() -> QuerySet[Service]:
 
 def service_page(slug: str) -> Service:
     """One service with all its page shows: owner team (parent, members), environments, runbooks,
-    dependencies and dependents."""
+    dependencies and dependents, the APIs and other entities it links to."""
     # Of the related rows only what the page shows: not the JSON and texts of each dependency's whole
     # service, the runbooks' bodies or the members' password hashes.
     queryset = service_rows().select_related("owner_team__parent", "origin_location").prefetch_related(
@@ -164,6 +165,8 @@ def service_page(slug: str) -> Service:
                  .only("service", "target", "target_ref", "target__slug", "target__name").order_by("target_ref")),
         Prefetch("dependents", queryset=ServiceDependency.objects.select_related("service")
                  .only("service", "target", "service__slug", "service__name").order_by("service__slug")),
+        Prefetch("links_out", queryset=EntityLink.objects.only("service", "relation", "target_ref")
+                 .order_by("target_ref")),
         Prefetch("environments", queryset=Environment.objects.order_by("name")),
         Prefetch("runbooks", queryset=Runbook.objects.only("service", "slug", "title", "last_reviewed").order_by("title")),
         Prefetch("owner_team__memberships", queryset=Membership.objects.select_related("user__profile").only(

@@ -21,7 +21,7 @@ from services.access.permissions import (
     can_own,
     remember_role_among,
 )
-from services.catalog import reads, search, writes
+from services.catalog import interfaces, reads, search, writes
 from services.catalog.search import ServiceFilter
 from services.errors import CatalogError
 from services.http import page_cache
@@ -159,6 +159,7 @@ def _service_context(request: HttpRequest, service: Service) -> dict[str, Any]:
         "history": history[:HISTORY_ON_SERVICE_PAGE],
         "more_history": len(history) > HISTORY_ON_SERVICE_PAGE,
         "conflicts": reads.entry_conflicts("Component", service.slug),
+        "interfaces": interfaces.service_interfaces(service),
         "nav": "catalog",
     }
 

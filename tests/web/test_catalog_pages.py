@@ -346,11 +346,12 @@ def test_service_page_costs_a_fixed_number_of_queries(viewer_web, rich_service, 
         dependent = ServiceFactory(owner_team=team)
         writes.service_update(actor=member, service=dependent, data={"depends_on": ["ledger"]})
         MembershipFactory(team=team)
-    # Expect 11 queries: session, user, the catalog generation (services.http.page_cache), the service
+    # Expect 12 queries: session, user, the catalog generation (services.http.page_cache), the service
     # (owner team and its parent, owner person, system, origin location joined), its dependencies,
-    # dependents, environments, runbooks, the owner team's members (with profiles: whether the viewer is
-    # one, so may edit, is read from them), the latest history, the conflicts naming it (with locations).
-    with django_assert_max_num_queries(11):
+    # dependents, links (APIs; none here, so none resolved), environments, runbooks, the owner team's
+    # members (with profiles: whether the viewer is one, so may edit, is read from them), the latest
+    # history, the conflicts naming it (with locations).
+    with django_assert_max_num_queries(12):
         response = viewer_web.get("/services/ledger/")
     assert response.status_code == 200
     # Asked again, the content comes from the cache: session, user, generation, whether the viewer is

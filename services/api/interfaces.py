@@ -1,0 +1,171 @@
+"""APIs and resources over the API: lists filtered by namespace, type, owner and lifecycle, and one
+entity by `namespace/name` with what links to it."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import django_filters
+from django.db.models import QuerySet
+from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_view
+from rest_framework import serializers, viewsets
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from services.api.errors import LIST_ERRORS, ErrorSerializer
+from services.api.filters import FILTERS
+from services.catalog import interfaces
+from services.catalog.search import TEAM_SLUG, Format, _checked, text_format
+from services.catalog.writes import person_name
+from services.models import Api, Resource
+
+NAMESPACE = Format("a namespace is lower-case letters and digits separated by single hyphens (at most 63)",
+                   max_length=63, pattern=re.compile(r"[a-z0-9]+(-[a-z0-9]+)*"))
+
+
+class _EntityFilter(django_filters.FilterSet):
+    namespace = _checked(NAMESPACE, field_name="namespace", lookup_expr="iexact", help_text="A namespace.")
+    type = _checked(text_format(100, "a type"), field_name="type", lookup_expr="iexact",
+                    help_text="Free text (openapi, asyncapi, database...), matched ignoring case.")
+    owner = _checked(TEAM_SLUG, field_name="owner_team__slug", lookup_expr="iexact", help_text="A team's slug.")
+    system = _checked(TEAM_SLUG, field_name="system__slug", lookup_expr="iexact", help_text="A system's slug.")
+
+
+class ApiFilter(_EntityFilter):
+    lifecycle = _checked(text_format(100, "a lifecycle"), field_name="lifecycle", lookup_expr="iexact",
+                         help_text="Free text, matched ignoring case.")
+    definition_state = django_filters.ChoiceFilter(choices=Api.DefinitionState.choices,
+                                                   help_text="inline, resolved, pending, unresolved or none.")
+
+    class Meta:
+        model = Api
+        fields: list[str] = []
+
+
+class ResourceFilter(_EntityFilter):
+    class Meta:
+        model = Resource
+        fields: list[str] = []
+
+
+class _EntitySerializer(serializers.ModelSerializer):
+    ref = serializers.CharField(read_only=True)
+    owner = serializers.SerializerMethodField(help_text="Team slug, or user:<username> for a person.")
+    owner_name = serializers.SerializerMethodField()
+    system = serializers.SlugRelatedField(slug_field="slug", read_only=True, allow_null=True)
+    origin_path = serializers.CharField(read_only=True)
+    orphaned_at = serializers.DateTimeField(read_only=True)
+
+    def get_owner(self, obj: Api | Resource) -> str:
+        return obj.owner_team.slug if obj.owner_team_id else f"user:{obj.owner_user.get_username()}"
+
+    def get_owner_name(self, obj: Api | Resource) -> str:
+        return obj.owner_team.name if obj.owner_team_id else person_name(obj.owner_user)
+
+
+COMMON = ["ref", "namespace", "name", "title", "description", "type", "owner", "owner_name", "system", "tags",
+          "links", "annotations", "origin_path", "orphaned_at", "created_at", "updated_at"]
+
+
+class ApiSerializer(_EntitySerializer):
+    class Meta:
+        model = Api
+        fields = [*COMMON, "lifecycle", "definition_state", "definition_placeholder", "definition_target",
+                  "definition_error", "definition_fetched_at", "remotes"]
+
+
+class ApiDetailSerializer(ApiSerializer):
+    providers = serializers.SerializerMethodField()
+    consumers = serializers.SerializerMethodField()
+
+    class Meta(ApiSerializer.Meta):
+        fields = [*ApiSerializer.Meta.fields, "definition", "providers", "consumers"]
+
+    @extend_schema_field(serializers.ListField(child=serializers.CharField()))
+    def get_providers(self, obj: Api) -> list[str]:
+        return [service.slug for service in self.context["relations"]["providers"]]
+
+    @extend_schema_field(serializers.ListField(child=serializers.CharField()))
+    def get_consumers(self, obj: Api) -> list[str]:
+        return [service.slug for service in self.context["relations"]["consumers"]]
+
+
+class ResourceSerializer(_EntitySerializer):
+    class Meta:
+        model = Resource
+        fields = COMMON
+
+
+class ResourceDetailSerializer(ResourceSerializer):
+    depends_on = serializers.SerializerMethodField()
+    dependency_of = serializers.SerializerMethodField()
+    dependent_services = serializers.SerializerMethodField()
+
+    class Meta(ResourceSerializer.Meta):
+        fields = [*COMMON, "depends_on", "dependency_of", "dependent_services"]
+
+    @extend_schema_field(serializers.ListField(child=serializers.CharField()))
+    def get_depends_on(self, obj: Resource) -> list[str]:
+        return [link.ref for link in self.context["relations"]["depends_on"]]
+
+    @extend_schema_field(serializers.ListField(child=serializers.CharField()))
+    def get_dependency_of(self, obj: Resource) -> list[str]:
+        return [link.ref for link in self.context["relations"]["dependency_of"]]
+
+    @extend_schema_field(serializers.ListField(child=serializers.CharField()))
+    def get_dependent_services(self, obj: Resource) -> list[str]:
+        return [service.slug for service in self.context["relations"]["dependent_services"]]
+
+
+# `namespace/name`: one path segment each (a name holds letters, digits, - _ and .).
+LOOKUP = r"[a-z0-9-]{1,63}/[A-Za-z0-9_.-]{1,63}"
+
+
+class _EntityViewSet(viewsets.ReadOnlyModelViewSet):
+    lookup_field = "ref"
+    lookup_value_regex = LOOKUP
+    filter_backends = FILTERS
+    ordering_fields = ["namespace", "slug"]
+    ordering = ["namespace", "slug"]
+
+    def get_queryset(self) -> QuerySet[Any]:
+        return self.queryset.select_related("owner_team", "owner_user", "system")
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List APIs", responses={200: ApiSerializer(many=True), **LIST_ERRORS}),
+    retrieve=extend_schema(summary="One API (namespace/name), with its definition, providers and consumers",
+                           responses={200: ApiDetailSerializer, 404: ErrorSerializer}),
+)
+class ApiViewSet(_EntityViewSet):
+    """APIs (Backstage kind API): their definitions and the services providing and consuming them."""
+
+    serializer_class = ApiSerializer
+    queryset = Api.objects.defer("definition")
+    filterset_class = ApiFilter
+
+    def retrieve(self, request: Request, ref: str) -> Response:
+        namespace, _, name = ref.partition("/")
+        api = interfaces.api_or_404(namespace, name)
+        context = self.get_serializer_context() | {"relations": interfaces.api_relations(api)}
+        return Response(ApiDetailSerializer(api, context=context).data)
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List resources", responses={200: ResourceSerializer(many=True), **LIST_ERRORS}),
+    retrieve=extend_schema(summary="One resource (namespace/name), with what it depends on and what depends on it",
+                           responses={200: ResourceDetailSerializer, 404: ErrorSerializer}),
+)
+class ResourceViewSet(_EntityViewSet):
+    """Resources (Backstage kind Resource): databases, queues, buckets, and who depends on them."""
+
+    serializer_class = ResourceSerializer
+    queryset = Resource.objects.all()
+    filterset_class = ResourceFilter
+
+    def retrieve(self, request: Request, ref: str) -> Response:
+        namespace, _, name = ref.partition("/")
+        resource = interfaces.resource_or_404(namespace, name)
+        context = self.get_serializer_context() | {"relations": interfaces.resource_relations(resource)}
+        return Response(ResourceDetailSerializer(resource, context=context).data)
