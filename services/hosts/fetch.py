@@ -43,6 +43,7 @@ from urllib.parse import quote, urljoin, urlsplit
 
 from django.conf import settings
 
+from services.hosts.base import HostError
 from services.hosts.secrets import redact
 
 logger = logging.getLogger(__name__)
@@ -74,7 +75,7 @@ _REFUSED_KINDS = (
 )
 
 
-class FetchRefused(Exception):
+class FetchRefused(HostError):
     """The document was not fetched; `reason` says why in a sentence a person can act on. `transient`:
     the server or the network failed (timeouts, 5xx, refused connections), asking again later may work."""
 
@@ -447,9 +448,9 @@ def fetch_text(url: str, *, allowed_hosts: Collection[str], max_bytes: int, dead
                 raise FetchRefused(f"HTTP {status} without a Location to go to")
             current = urljoin(current, location.strip())
             continue
+        assert fetched is not None  # every other status was refused or followed
         logger.info("fetch.done", extra={"host": target.host, "status": status, "redirects": hop,
-                                         "bytes": len(fetched.text) if fetched else 0})
-        assert fetched is not None
+                                         "characters": len(fetched.text)})
         return FetchedText(text=fetched.text, final_url=current, etag=fetched.etag,
                            not_modified=fetched.not_modified)
     raise FetchRefused(f"more than {max_redirects} redirects")
