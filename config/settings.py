@@ -8,6 +8,7 @@ SECRET_KEY, ALLOWED_HOSTS and the SLIPWAY_* variables (see README.md).
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import environ
@@ -315,6 +316,17 @@ SLIPWAY_CATALOG_DELETE_ORPHANS = env.bool("SLIPWAY_CATALOG_DELETE_ORPHANS", defa
 # Reads of one refresh sent to the host at once (an organisation's first discovery reads every
 # repository): reads only, far under GitHub's 100 concurrent requests per credential.
 SLIPWAY_SYNC_READ_CONCURRENCY = env.int("SLIPWAY_SYNC_READ_CONCURRENCY", default=8)
+# API definitions given by URL (`$text`/`$json`/`$yaml` placeholders, issue #14) are fetched by workers
+# (services/hosts/fetch.py), over https, from the descriptor's repository host and the hosts listed here
+# (`host` or `host:port`, comma-separated), and never from a loopback, private or link-local address,
+# whatever a name resolves to. A definition over either limit below is kept unresolved, with the reason.
+SLIPWAY_DEFINITION_HOSTS = [entry.strip() for entry in env.list("SLIPWAY_DEFINITION_HOSTS", default=[]) if entry.strip()]
+for _entry in SLIPWAY_DEFINITION_HOSTS:
+    if not re.fullmatch(r"[A-Za-z0-9_.-]+(:[0-9]{1,5})?|\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?", _entry):
+        raise ImproperlyConfigured(f"SLIPWAY_DEFINITION_HOSTS: {_entry!r} is not `host` or `host:port` "
+                                   "(no scheme, no path)")
+SLIPWAY_DEFINITION_MAX_BYTES = env.int("SLIPWAY_DEFINITION_MAX_BYTES", default=2_000_000)
+SLIPWAY_DEFINITION_FETCH_SECONDS = env.float("SLIPWAY_DEFINITION_FETCH_SECONDS", default=10.0)
 # Pause before each step: for demos and for tests that must catch a run mid-way. 0 in production.
 SLIPWAY_STEP_DELAY_SECONDS = env.float("SLIPWAY_STEP_DELAY_SECONDS", default=0.0)
 

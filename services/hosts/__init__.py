@@ -1,7 +1,8 @@
 """Where repositories live, behind one protocol (base.py): local.py (bare git on disk, offline) and
 github.py (the one PyGithub seam, for every reader and writer of GitHub). budget.py paces writes per
 credential, secrets.py keeps credentials out of logs, repository_keys.py turns any repository URL
-into its `host/owner/name` key. Hosts use models/ and errors.py only: nothing of the catalog.
+into its `host/owner/name` key, fetch.py fetches any other URL (API definitions) from allowed hosts on
+public addresses only. Hosts use models/ and errors.py only: nothing of the catalog.
 """
 
 from __future__ import annotations
