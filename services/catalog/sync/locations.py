@@ -19,6 +19,7 @@ from django.utils import timezone
 from services.audit import audit_record
 from services.catalog.generation import bump_generation
 from services.catalog.refs import quote
+from services.catalog.sync.definitions import definitions_fetch
 from services.catalog.sync.refresh import RefreshResult, claim_location, location_refresh
 from services.descriptors.origins import ORIGIN_KINDS
 from services.descriptors.parse import DescriptorInputError, descriptor_files
@@ -259,6 +260,8 @@ def location_refresh_by_id(location_id: int, repositories: list[str] | None = No
         raise
     if settings.SLIPWAY_CATALOG_DELETE_ORPHANS and result.orphans:
         location_orphans_delete(actor=None, location=location)
+    # The APIs' definitions given by placeholder: fetched here, in the worker, within their own bounds.
+    definitions_fetch(location)
     return result
 
 
