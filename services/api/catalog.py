@@ -234,7 +234,7 @@ class SystemViewSet(viewsets.ReadOnlyModelViewSet):
 
     serializer_class = s.SystemSerializer
     lookup_field = "slug"
-    queryset = System.objects.select_related("domain", "owner")
+    queryset = System.objects.select_related("domain", "owner", "owner_user")
     filter_backends = FILTERS
     ordering_fields = ["slug"]
     ordering = ["slug"]
@@ -249,7 +249,7 @@ class DomainViewSet(viewsets.ReadOnlyModelViewSet):
 
     serializer_class = s.DomainSerializer
     lookup_field = "slug"
-    queryset = Domain.objects.select_related("owner")
+    queryset = Domain.objects.select_related("owner", "owner_user")
     filter_backends = FILTERS
     ordering_fields = ["slug"]
     ordering = ["slug"]

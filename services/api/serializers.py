@@ -300,19 +300,25 @@ class TeamDetailSerializer(TeamSerializer):
 
 class SystemSerializer(ReadSerializer):
     domain = serializers.SlugRelatedField(slug_field="slug", read_only=True, allow_null=True)
-    owner = serializers.SlugRelatedField(slug_field="slug", read_only=True, allow_null=True)
+    owner = serializers.SlugRelatedField(slug_field="slug", read_only=True, allow_null=True,
+                                         help_text="The owning team's slug (null when a person owns it).")
+    owner_user = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True,
+                                              help_text="The owning person's username, when no team owns it.")
 
     class Meta:
         model = System
-        fields = ["slug", "name", "description", "domain", "owner"]
+        fields = ["slug", "name", "description", "domain", "owner", "owner_user"]
 
 
 class DomainSerializer(ReadSerializer):
-    owner = serializers.SlugRelatedField(slug_field="slug", read_only=True, allow_null=True)
+    owner = serializers.SlugRelatedField(slug_field="slug", read_only=True, allow_null=True,
+                                         help_text="The owning team's slug (null when a person owns it).")
+    owner_user = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True,
+                                              help_text="The owning person's username, when no team owns it.")
 
     class Meta:
         model = Domain
-        fields = ["slug", "name", "description", "owner"]
+        fields = ["slug", "name", "description", "owner", "owner_user"]
 
 
 # ---------------------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from typing import Any
 from django.conf import settings
 
 from services.catalog.refs import QUOTE_LIMIT, EntityRef, is_valid_name, near_miss, quote
+from services.descriptors.extras import component_extras, group_extras
 from services.descriptors.fields import Ref, _Checks, _type_name, _valid_prefixed, listing
 from services.descriptors.parse import (
     API_VERSIONS,
@@ -256,7 +257,11 @@ def _check_component(checks: _Checks, metadata: dict[str, Any],
     values = {
         "name": metadata["title"] or name, "description": metadata["description"], "type": type_,
         "lifecycle": lifecycle, "tags": metadata["tags"], "links": metadata["links"], "annotations": annotations,
-    }
+    } | component_extras(checks, annotations)
+    for key in values.pop("_derived"):  # written by an export from a field: the field is what counts
+        if key in (PROJECT_SLUG_ANNOTATION, SOURCE_LOCATION_ANNOTATION) and "_repository" not in values:
+            values["_repository"] = repository_of(annotations)[0] or ""
+        annotations.pop(key, None)
     return values, {"owner": owner, "system": system, "depends_on": depends_on,
                     "provides_apis": checks.refs(spec, "providesApis", "spec.providesApis", default_kind="api",
                                                  kinds=None),
@@ -296,10 +301,17 @@ def _check_group(checks: _Checks, metadata: dict[str, Any],
     annotations.pop(NAME_ANNOTATION, None)
     if name and name.lower() != name:
         annotations[NAME_ANNOTATION] = name
-    chat = next((annotations[key] for key in CHAT_ANNOTATIONS if annotations.get(key)), "")
+    extras = group_extras(checks, annotations)
+    chat = extras.pop("chat_channel", None)
+    if chat is None:
+        chat = next((annotations[key] for key in CHAT_ANNOTATIONS if annotations.get(key)), "")
     if len(chat) > 200:
         checks.fail("the chat channel annotation is longer than 200 characters (Slipway keeps at most 200)")
-    github_team = annotations.get(TEAM_SLUG_ANNOTATION, "").rpartition("/")[2]
+    github_team = extras.pop("github_team_slug", None)
+    if github_team is None:
+        github_team = annotations.get(TEAM_SLUG_ANNOTATION, "").rpartition("/")[2]
+    for key in extras.pop("_derived"):  # written by an export from a field, read above: not kept
+        annotations.pop(key, None)
     if len(github_team) > 100:
         checks.fail(f"{TEAM_SLUG_ANNOTATION} is longer than 100 characters (Slipway keeps at most 100)")
     values = {
@@ -307,7 +319,7 @@ def _check_group(checks: _Checks, metadata: dict[str, Any],
         "email": email or "", "chat_channel": chat, "github_team_slug": github_team, "team_type": team_type,
         "annotations": annotations,
         "_title_unkept": bool(display_name and metadata["title"] and metadata["title"] != display_name),
-    }
+    } | extras
     return values, {"parent": parent, "children": children, "members": members,
                     "has_members": "members" in spec}
 

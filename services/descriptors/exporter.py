@@ -12,6 +12,8 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 
 from services.catalog.refs import is_valid_name
+from services.descriptors import extras
+from services.descriptors.checks import repository_of
 from services.descriptors.parse import (
     API_VERSIONS,
     CHAT_ANNOTATIONS,
@@ -26,9 +28,11 @@ from services.models import (
     Api,
     Domain,
     EntityLink,
+    Environment,
     Membership,
     Profile,
     Resource,
+    Runbook,
     Service,
     ServiceDependency,
     System,
@@ -82,11 +86,13 @@ def catalog_export(*, include_declared: bool = False) -> CatalogExport:
         return f"group:default/{team_names[team_id]}"
 
     profiles = {profile.user_id: profile for profile in Profile.objects.all()}
-    memberships = list(Membership.objects.values_list("team_id", "user_id"))
+    memberships = list(Membership.objects.values_list("team_id", "user_id", "role"))
     service_rows = list(Service.objects.order_by("slug"))
     namespaced_rows = {kind: list(model.objects.order_by("namespace", "slug"))
                        for kind, model in (("API", Api), ("Resource", Resource))}
-    user_ids = set(profiles) | {user_id for _, user_id in memberships} | {
+    groupings = [row for model in (Domain, System) for row in model.objects.filter(owner_user__isnull=False)]
+    user_ids = set(profiles) | {user_id for _, user_id, _ in memberships} | {
+        row.owner_user_id for row in groupings} | {
         s.owner_user_id for s in service_rows if s.owner_user_id} | {
         row.owner_user_id for rows in namespaced_rows.values() for row in rows if row.owner_user_id}
     users: dict[int, Any] = {}
@@ -96,24 +102,24 @@ def catalog_export(*, include_declared: bool = False) -> CatalogExport:
     def user_ref(user_id: int) -> str:
         return f"user:default/{users[user_id].get_username()}"
 
+    def grouping_owner(row: Domain | System, kind: str) -> dict[str, str]:
+        if row.owner_id:
+            return {"owner": group_ref(row.owner_id)}
+        if row.owner_user_id:
+            return {"owner": user_ref(row.owner_user_id)}
+        warnings.append(f"{kind} '{row.slug}' has no owner; Backstage requires spec.owner.")
+        return {}
+
     documents: list[dict[str, Any]] = []
     for domain in Domain.objects.order_by("slug"):
         name = domain.slug  # the original case of a name is not kept; references ignore case
-        spec: dict[str, Any] = {}
-        if domain.owner_id:
-            spec["owner"] = group_ref(domain.owner_id)
-        else:
-            warnings.append(f"Domain '{domain.slug}' has no owner team; Backstage requires spec.owner.")
+        spec: dict[str, Any] = grouping_owner(domain, "Domain")
         documents.append(_entity("Domain", {"name": name, "title": _title(domain.name, name),
                                             "description": domain.description}, spec))
     domain_slugs = dict(Domain.objects.values_list("pk", "slug"))
     for system in System.objects.order_by("slug"):
         name = system.slug  # the original case of a name is not kept; references ignore case
-        spec = {}
-        if system.owner_id:
-            spec["owner"] = group_ref(system.owner_id)
-        else:
-            warnings.append(f"System '{system.slug}' has no owner team; Backstage requires spec.owner.")
+        spec = grouping_owner(system, "System")
         if system.domain_id:
             spec["domain"] = f"domain:default/{domain_slugs[system.domain_id]}"
         documents.append(_entity("System", {"name": name, "title": _title(system.name, name),
@@ -121,9 +127,12 @@ def catalog_export(*, include_declared: bool = False) -> CatalogExport:
 
     members: dict[int, list[int]] = defaultdict(list)
     member_of: dict[int, list[int]] = defaultdict(list)
-    for team_id, user_id in memberships:
+    leads: dict[int, list[int]] = defaultdict(list)
+    for team_id, user_id, role in memberships:
         members[team_id].append(user_id)
         member_of[user_id].append(team_id)
+        if role == Membership.Role.LEAD:
+            leads[team_id].append(user_id)
     children: dict[int, list[int]] = defaultdict(list)
     for team in teams:
         if team.parent_id:
@@ -136,10 +145,27 @@ def catalog_export(*, include_declared: bool = False) -> CatalogExport:
             warnings.append(f"Team '{team.slug}' is not a valid Backstage name: not exported.")
             continue
         annotations = {k: v for k, v in (team.annotations or {}).items() if k != NAME_ANNOTATION}
-        if team.chat_channel and not any(annotations.get(key) for key in CHAT_ANNOTATIONS):
+        # A field Backstage has an annotation for is written there (marked derived: the import drops it
+        # again); what no annotation says is written as Slipway's own (descriptors/extras.py).
+        made: list[str] = []
+        chat = next((annotations[key] for key in CHAT_ANNOTATIONS if annotations.get(key)), "")
+        if team.chat_channel and not chat:
             annotations[CHAT_ANNOTATIONS[0]] = team.chat_channel
-        if team.github_team_slug and TEAM_SLUG_ANNOTATION not in annotations and settings.SLIPWAY_GITHUB_ORG:
+            made.append(CHAT_ANNOTATIONS[0])
+        elif team.chat_channel != chat:
+            annotations[extras.CHAT_CHANNEL] = team.chat_channel
+        github_team = annotations.get(TEAM_SLUG_ANNOTATION, "").rpartition("/")[2]
+        if team.github_team_slug and not github_team and settings.SLIPWAY_GITHUB_ORG:
             annotations[TEAM_SLUG_ANNOTATION] = f"{settings.SLIPWAY_GITHUB_ORG}/{team.github_team_slug}"
+            made.append(TEAM_SLUG_ANNOTATION)
+        elif team.github_team_slug != github_team:
+            annotations[extras.GITHUB_TEAM] = team.github_team_slug
+        if made:
+            annotations[extras.DERIVED] = ",".join(made)
+        if team.on_call:
+            annotations[extras.ON_CALL] = team.on_call
+        if leads[team.pk]:
+            annotations[extras.LEADS] = ",".join(sorted(users[user_id].get_username() for user_id in leads[team.pk]))
         profile = {k: v for k, v in (("displayName", _title(team.name, name)), ("email", team.email)) if v}
         spec = {"type": team.team_type or "team"}
         if profile:
@@ -203,16 +229,32 @@ def catalog_export(*, include_declared: bool = False) -> CatalogExport:
     for service_id, target_ref in ServiceDependency.objects.order_by("target_ref").values_list(
             "service_id", "target_ref"):
         dependencies[service_id].append(target_ref)
+    environments: dict[int, list[Environment]] = defaultdict(list)
+    for environment in Environment.objects.order_by("name"):
+        environments[environment.service_id].append(environment)
+    runbooks: dict[int, list[Runbook]] = defaultdict(list)
+    for runbook in Runbook.objects.order_by("slug").only("service", "slug", "title", "body", "last_reviewed"):
+        runbooks[runbook.service_id].append(runbook)
     for service in service_rows:
         annotations = dict(service.annotations or {})
         name = annotations.pop(NAME_ANNOTATION, None) or service.slug
-        if service.repository and PROJECT_SLUG_ANNOTATION not in annotations \
+        named = repository_of(annotations)[0]
+        if service.repository and named is None and PROJECT_SLUG_ANNOTATION not in annotations \
                 and SOURCE_LOCATION_ANNOTATION not in annotations:
             host, _, repository_path = service.repository.partition("/")
-            if host == settings.SLIPWAY_DEFAULT_GIT_HOST:
-                annotations[PROJECT_SLUG_ANNOTATION] = repository_path
-            else:
-                annotations[SOURCE_LOCATION_ANNOTATION] = f"url:https://{service.repository}"
+            key = PROJECT_SLUG_ANNOTATION if host == settings.SLIPWAY_DEFAULT_GIT_HOST else SOURCE_LOCATION_ANNOTATION
+            annotations[key] = repository_path if key == PROJECT_SLUG_ANNOTATION else f"url:https://{service.repository}"
+            annotations[extras.DERIVED] = key
+        elif (service.repository or None) != named:
+            annotations[extras.REPOSITORY] = service.repository or ""
+        annotations |= {key: value for key, value in (
+            (extras.TIER, str(service.tier) if service.tier else ""), (extras.LANGUAGE, service.language),
+            (extras.TEMPLATE, service.template), (extras.TEMPLATE_VERSION, service.template_version),
+            (extras.ARCHIVED, "true" if service.archived else "")) if value}
+        if environments[service.pk]:
+            annotations[extras.ENVIRONMENTS] = extras.environments_annotation(environments[service.pk])
+        if runbooks[service.pk]:
+            annotations[extras.RUNBOOKS] = extras.runbooks_annotation(runbooks[service.pk])
         # Backstage requires type and lifecycle; Slipway allows them blank.
         spec = {"type": service.type or "unknown", "lifecycle": service.lifecycle or "unknown",
                 "owner": owner_ref(service)}

@@ -29,6 +29,7 @@ from services.descriptors.parse import (
     component_slug,
     parse_text,
 )
+from services.descriptors.parts import Parts
 from services.descriptors.planning import ORIGIN_COLUMNS, SERVICE_COLUMNS, TEAM_COLUMNS, Planner
 from services.descriptors.report import DocumentResult, ImportReport
 from services.descriptors.writing import Writer, chunks
@@ -186,7 +187,7 @@ def _check_in_child(text: str, label: str, ref_cache: dict[tuple[str, str | None
     sender.close()
 
 
-class _Importer(Origins, Planner, Writer, Namespaced):
+class _Importer(Origins, Planner, Writer, Namespaced, Parts):
     """One import: resolves references, diffs against the catalog, then writes the differences in bulk.
 
     Rows are read as dicts (values()), compared in memory and written with executemany: a fixed
@@ -249,20 +250,21 @@ class _Importer(Origins, Planner, Writer, Namespaced):
         self.teams: dict[str, dict[str, Any]] = {row["slug"]: row for row in Team.objects.values(*TEAM_COLUMNS)}
         self.team_slug = {row["id"]: slug for slug, row in self.teams.items()}
         self.systems: dict[str, dict[str, Any]] = {
-            row["slug"]: row for row in System.objects.values("id", "slug", "name", "description", "owner_id",
+            row["slug"]: row for row in System.objects.values("id", "slug", "name", "description", "owner_id", "owner_user_id",
                                                               "domain_id", *ORIGIN_COLUMNS)}
         self.system_slug = {row["id"]: slug for slug, row in self.systems.items()}
         self.domains: dict[str, dict[str, Any]] = {
-            row["slug"]: row for row in Domain.objects.values("id", "slug", "name", "description", "owner_id",
+            row["slug"]: row for row in Domain.objects.values("id", "slug", "name", "description", "owner_id", "owner_user_id",
                                                               *ORIGIN_COLUMNS)}
         self.domain_slug = {row["id"]: slug for slug, row in self.domains.items()}
 
         components = self.entities["Component"]
         wanted_users = set(self.entities["User"])
-        for entity in components.values():
-            owner = entity.refs["owner"]
-            if owner.ref.kind == "user":
-                wanted_users.add(owner.ref.name)
+        for kind in ("Component", "System", "Domain"):
+            for entity in self.entities[kind].values():
+                owner = entity.refs["owner"]
+                if owner.ref.kind == "user":
+                    wanted_users.add(owner.ref.name)
         for entity in self.entities["Group"].values():
             wanted_users.update(member.ref.name for member in entity.refs["members"])
         self.users: dict[str, dict[str, Any]] = {}
@@ -285,7 +287,8 @@ class _Importer(Origins, Planner, Writer, Namespaced):
             if held_by.lower() != entity.name.lower():
                 entity.result.fail(f"service '{key}' is already in the catalog as Component '{held_by}'")
                 del components[key]
-        owner_ids = {row["owner_user_id"] for row in self.services.values() if row["owner_user_id"]}
+        owner_ids = {row["owner_user_id"] for rows in (self.services, self.systems, self.domains)
+                     for row in rows.values() if row["owner_user_id"]}
         self._load_users(id__in=sorted(owner_ids - {row["id"] for row in self.users.values()}))
 
         self.dependencies: dict[int, dict[str, tuple[int, int | None]]] = defaultdict(dict)
@@ -299,15 +302,18 @@ class _Importer(Origins, Planner, Writer, Namespaced):
         described_ids = [self.users[key]["id"] for key in self.entities["User"] if key in self.users]
         listing_ids = [self.teams[key]["id"] for key, entity in self.entities["Group"].items()
                        if key in self.teams and entity.refs["has_members"]]
-        membership_rows: list[tuple[int, int, int]] = []
+        membership_rows: list[tuple[int, int, int, str]] = []
         for column, ids in (("user_id", described_ids), ("team_id", listing_ids)):
             for chunk in chunks(ids):
                 membership_rows.extend(Membership.objects.filter(**{f"{column}__in": chunk})
-                                       .values_list("id", "user_id", "team_id"))
-        self._load_users(id__in=sorted({user_id for _, user_id, _ in membership_rows} - set(self.user_key)))
+                                       .values_list("id", "user_id", "team_id", "role"))
+        self._load_users(id__in=sorted({row[1] for row in membership_rows} - set(self.user_key)))
         self.memberships: dict[tuple[str, str], int] = {  # (user key, team slug) -> row id
-            (self.user_key[user_id], self.team_slug[team_id]): row_id for row_id, user_id, team_id in membership_rows}
+            (self.user_key[user_id], self.team_slug[team_id]): row_id for row_id, user_id, team_id, _ in membership_rows}
+        self.membership_roles = {(self.user_key[user_id], self.team_slug[team_id]): role
+                                 for _, user_id, team_id, role in membership_rows}
         self._load_namespaced()
+        self._load_parts()
 
     def _load_users(self, **lookup: list[Any]) -> None:
         """Users by lower-case name or id; the first of two names that differ only in case wins."""
@@ -339,10 +345,7 @@ class _Importer(Origins, Planner, Writer, Namespaced):
         for name, value in entity.refs.items():
             if name in ("depends_on", "has_members", "provides_apis", "consumes_apis", "dependency_of") or value is None:
                 continue
-            for ref in value if isinstance(value, list) else [value]:
-                # A system's or domain's owner must be a team here: a user owner is not kept, so not needed.
-                if not (entity.kind in ("System", "Domain") and ref.ref.kind == "user"):
-                    yield ref
+            yield from value if isinstance(value, list) else [value]
 
     def _refuse_unresolved(self) -> None:
         """--strict: refuse documents naming what is neither in the catalog nor in the input."""
@@ -398,12 +401,8 @@ class _Importer(Origins, Planner, Writer, Namespaced):
         for kind in ("Domain", "System"):
             for entity in self.entities[kind].values():
                 owner = entity.refs["owner"]
-                if owner.ref.kind == "user":
-                    entity.result.note(f"owner 'user:{owner.written}' not kept (a {kind.lower()}'s owner is a team)")
-                    team = None
-                else:
-                    team = self._team(owner, entity, "owner")
-                entity.resolved = {"owner": team}
+                entity.resolved = {"owner": ("team", self._team(owner, entity, "owner")) if owner.ref.kind == "group"
+                                   else ("user", self._user(owner, entity, "owner"))}
                 if kind == "System":
                     entity.resolved["domain"] = self._grouping(entity.refs["domain"], entity)
         for entity in self.entities["Component"].values():

@@ -92,17 +92,15 @@ class Namespaced:
             names = RESOURCE_LINKS if kind == "Resource" else ()
             for key, entity in self.entities[kind].items():
                 row = self.namespaced_rows[kind].get(key)
-                owner_kind, owner_key = entity.resolved["owner"]
                 values = dict(entity.values)
                 if kind == "API" and values["definition_placeholder"]:
                     del values["definition"]  # fetched by a worker: what it fetched is kept
-                relations = {"owner": owner_key if owner_kind == "team" else f"user:{self._username(owner_key)}",
-                             "system": entity.resolved["system"]} | {name: entity.resolved[name] for name in names}
+                relations = {"owner": self._owner_text(entity.resolved["owner"]), "system": entity.resolved["system"]} | {name: entity.resolved[name] for name in names}
                 if row is None:
                     changes = {k: v for k, v in (values | relations).items() if v not in ("", None, [], {})}
                 else:
                     changes = self._diff(row, values)
-                    old = {"owner": self._namespaced_owner(row), "system": self.system_slug.get(row["system_id"])}
+                    old = {"owner": self._service_owner(row), "system": self.system_slug.get(row["system_id"])}
                     old |= self._old_links("resource_id", row, names)
                     changes |= {k: [old[k], v] for k, v in relations.items() if old[k] != v}
                 planned = _Planned(key, entity, row, values | relations, changes)
@@ -117,12 +115,6 @@ class Namespaced:
             return wanted, {k: v for k, v in wanted.items() if v}
         old = self._old_links("service_id", row, COMPONENT_LINKS)
         return wanted, {k: [old[k], v] for k, v in wanted.items() if old[k] != v}
-
-    def _namespaced_owner(self, row: dict[str, Any]) -> str | None:
-        if row["owner_team_id"]:
-            return self.team_slug.get(row["owner_team_id"])
-        key = self.user_key.get(row["owner_user_id"])
-        return f"user:{self.users[key]['username'] if key else row['owner_user_id']}"
 
     # -- writing ---------------------------------------------------------------------------------
 

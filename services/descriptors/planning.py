@@ -26,9 +26,10 @@ class _Planned:
 
 ORIGIN_COLUMNS = ("origin", "origin_location_id", "origin_path", "orphaned_at")
 TEAM_COLUMNS = ("id", "slug", "parent_id", "name", "description", "email", "chat_channel", "github_team_slug",
-                "team_type", "annotations", "declared_by_import", *ORIGIN_COLUMNS)
+                "team_type", "annotations", "declared_by_import", "on_call", *ORIGIN_COLUMNS)
 SERVICE_COLUMNS = ("id", "slug", "name", "description", "type", "lifecycle", "tags", "links", "annotations",
-                   "repository", "owner_team_id", "owner_user_id", "system_id", *ORIGIN_COLUMNS)
+                   "repository", "owner_team_id", "owner_user_id", "system_id", "tier", "language", "template",
+                   "template_version", "archived", *ORIGIN_COLUMNS)
 
 
 class Planner:
@@ -159,8 +160,11 @@ class Planner:
             after_team.setdefault(team, set()).add(user)
         for user, team in self.membership_removes:
             after_team[team].discard(user)
+        self._lead_changes()
         for planned in self.team_plan:
             entity = planned.entity
+            if planned.key in self.releaded_teams:
+                planned.changes["leads"] = entity.values["_leads"]
             if entity is not None and entity.refs["has_members"]:
                 before, after = before_team.get(planned.key, set()), after_team.get(planned.key, set())
                 if before != after:
@@ -178,14 +182,15 @@ class Planner:
             for key, entity in self.entities[kind].items():
                 row = rows.get(key)
                 values = dict(entity.values)
-                relations = {"owner": entity.resolved["owner"]}
+                relations = {"owner": self._owner_text(entity.resolved["owner"])}
                 if kind == "System":
                     relations["domain"] = entity.resolved["domain"]
                 if row is None:
                     changes = {k: v for k, v in (values | relations).items() if v}
                 else:
                     changes = self._diff(row, values)
-                    old = {"owner": self.team_slug.get(row["owner_id"])}
+                    old = {"owner": self._service_owner({"owner_team_id": row["owner_id"],
+                                                         "owner_user_id": row["owner_user_id"]})}
                     if kind == "System":
                         old["domain"] = self.domain_slug.get(row["domain_id"])
                     changes |= {k: [old[k], v] for k, v in relations.items() if old[k] != v}
@@ -199,6 +204,8 @@ class Planner:
         repositories: dict[str, str | None] = {}
         for key, entity in components.items():
             repository, note = repository_of(entity.values["annotations"])
+            if "_repository" in entity.values:  # Slipway's own (an export): the key itself, or none
+                repository, note = entity.values["_repository"].lower() or None, None
             if note:
                 entity.result.note(note)
             if repository and len(repository) > 300:
@@ -230,8 +237,7 @@ class Planner:
         self.service_plan: list[_Planned] = []
         for key, entity in components.items():
             row = self.services.get(key)
-            owner_kind, owner_key = entity.resolved["owner"]
-            owner = owner_key if owner_kind == "team" else f"user:{self._username(owner_key)}"
+            owner = self._owner_text(entity.resolved["owner"])
             # An owner change is taken from the location holding the service (its repository's owners hand
             # it over); from anywhere else (an unclaimed service being adopted) only with --force.
             held_here = (row is not None and row["origin"] == "location"
@@ -241,7 +247,8 @@ class Planner:
                                    f"descriptor says {owner}: nothing of it was changed. If its owner really "
                                    "changes, import again with --force")
                 continue
-            values = dict(entity.values) | {"repository": repositories[key]}
+            values = {k: v for k, v in entity.values.items() if not k.startswith("_")} | {
+                "repository": repositories[key]}
             values["annotations"] = self._annotations(entity, row)
             relations = {"owner": owner, "system": entity.resolved["system"],
                          "depends_on": sorted(entity.resolved["depends_on"])}
@@ -253,6 +260,7 @@ class Planner:
                        "depends_on": sorted(self.dependencies[row["id"]])}
                 changes |= {k: [old[k], v] for k, v in relations.items() if old[k] != v}
             links, link_changes = self._component_links(entity, row)
+            link_changes |= self._part_changes(entity, row)
             planned = _Planned(key, entity, row, values | relations | links, changes | link_changes)
             self.service_plan.append(planned)
             self._settle(planned, "service", "service")
@@ -267,6 +275,11 @@ class Planner:
                                "not taken from a descriptor")
         return {k: v for k, v in given.items() if k not in RUN_MARKERS} | own
 
+    def _owner_text(self, owner: tuple[str, str]) -> str:
+        """A resolved owner as the plan shows it: the team's slug, or user:<username>."""
+        kind, key = owner
+        return key if kind == "team" else f"user:{self._username(key)}"
+
     def _username(self, key: str) -> str:
         """A person's username as the catalog has it, or as the import will create it."""
         if key in self.users:
@@ -278,6 +291,8 @@ class Planner:
     def _service_owner(self, row: dict[str, Any]) -> str | None:
         if row["owner_team_id"]:
             return self.team_slug.get(row["owner_team_id"])
+        if not row["owner_user_id"]:
+            return None
         key = self.user_key.get(row["owner_user_id"])
         return f"user:{self.users[key]['username'] if key else row['owner_user_id']}"
 

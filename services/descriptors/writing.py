@@ -14,6 +14,7 @@ from django.db import connection, models
 
 from services.audit import current_context
 from services.catalog.generation import bump_generation
+from services.descriptors.extras import SERVICE_EXTRA_COLUMNS
 from services.descriptors.parse import BATCH_SIZE, CHUNK_SIZE, component_slug
 from services.models import AuditEvent, Domain, Membership, Profile, Service, ServiceDependency, System, Team
 
@@ -211,8 +212,9 @@ class Writer:
         _delete(Membership, [self.memberships[pair] for pair in self.membership_removes])
         defaults = _row_defaults(Membership, self.now)
         _insert(Membership, [{**defaults, "user_id": self.user_ids[user], "team_id": self.team_ids[team],
-                              "role": Membership.Role.MEMBER.value} for user, team in self.membership_adds])
-        return bool(self.membership_adds or self.membership_removes)
+                              "role": (Membership.Role.LEAD if (user, team) in self.lead_pairs
+                                       else Membership.Role.MEMBER).value} for user, team in self.membership_adds])
+        return self._apply_roles() or bool(self.membership_adds or self.membership_removes)
 
     def _apply_groupings(self) -> bool:
         self.domain_ids = {slug: row["id"] for slug, row in self.domains.items()}
@@ -222,8 +224,10 @@ class Writer:
             defaults = _row_defaults(model, self.now)
             new, changed = [], []
             for planned in self.grouping_plan[kind]:
+                owner_kind, owner_key = planned.entity.resolved["owner"]
                 values = {"name": planned.values["name"], "description": planned.values["description"],
-                          "owner_id": self.team_ids[planned.values["owner"]] if planned.values["owner"] else None}
+                          "owner_id": self.team_ids[owner_key] if owner_kind == "team" else None,
+                          "owner_user_id": self.user_ids[owner_key] if owner_kind == "user" else None}
                 if kind == "System":
                     domain = planned.values["domain"]
                     values["domain_id"] = self.domain_ids[domain] if domain else None
@@ -249,19 +253,22 @@ class Writer:
             owner_kind, owner_key = planned.entity.resolved["owner"]
             system = planned.values["system"]
             values = {name: planned.values[name] for name in fields} | {
+                name: planned.values[name] for name in SERVICE_EXTRA_COLUMNS if name in planned.values} | {
                 "owner_team_id": self.team_ids[owner_key] if owner_kind == "team" else None,
                 "owner_user_id": self.user_ids[owner_key] if owner_kind == "user" else None,
                 "system_id": self.system_ids[system] if system else None,
             }
             if planned.existing is None:
                 new.append({**defaults, "slug": planned.key, **values, **self._new_origin(planned.entity)})
-            elif set(planned.changes) - {"depends_on", "provides_apis", "consumes_apis", "dependency_of"}:
+            elif set(planned.changes) - {"depends_on", "provides_apis", "consumes_apis", "dependency_of",
+                                         "environments", "runbooks"}:
                 changed.append({"id": planned.existing["id"], "updated_at": self.now, **values})
         _insert(Service, new)
         self.service_ids = {slug: row["id"] for slug, row in self.services.items()}
         self.service_ids.update(_ids(Service, "slug", [row["slug"] for row in new]))
         _update(Service, changed)
-        return self._apply_dependencies() or bool(new or changed or released)
+        wrote = self._apply_dependencies()
+        return self._apply_parts() or wrote or bool(new or changed or released)
 
     def _apply_dependencies(self) -> bool:
         """Each imported service's dependsOn becomes its dependencies; targets link when they exist."""

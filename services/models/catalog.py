@@ -92,6 +92,9 @@ class Domain(HasOrigin):
     name = models.CharField(max_length=200)
     description = models.TextField(blank=True)
     owner = models.ForeignKey(Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="domains")
+    owner_user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="owned_domains", help_text="A person owning it (Backstage "
+                                                                           "allows one), when no team does.")
 
     class Meta:
         ordering = ["slug"]
@@ -108,6 +111,9 @@ class System(HasOrigin):
     description = models.TextField(blank=True)
     domain = models.ForeignKey(Domain, null=True, blank=True, on_delete=models.SET_NULL, related_name="systems")
     owner = models.ForeignKey(Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="systems")
+    owner_user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="owned_systems", help_text="A person owning it (Backstage "
+                                                                           "allows one), when no team does.")
 
     class Meta:
         ordering = ["slug"]

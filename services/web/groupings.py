@@ -23,7 +23,7 @@ class SystemListView(LoginRequiredMixin, View):
     """Every system with its domain, owner and number of services."""
 
     def get(self, request: HttpRequest) -> HttpResponse:
-        systems = (System.objects.select_related("domain", "owner")
+        systems = (System.objects.select_related("domain", "owner", "owner_user")
                    .annotate(service_count=Count("services", filter=Q(services__archived=False))).order_by("slug"))
         domains = Domain.objects.select_related("owner").annotate(system_count=Count("systems")).order_by("slug")
         return render(request, "services/system_list.html", {"systems": systems, "domains": domains,
@@ -34,7 +34,7 @@ class SystemDetailView(LoginRequiredMixin, View):
     """A system: its domain and owner, its services and their dependencies drawn."""
 
     def get(self, request: HttpRequest, slug: str) -> HttpResponse:
-        system = System.objects.select_related("domain", "owner", "origin_location").filter(
+        system = System.objects.select_related("domain", "owner", "owner_user", "origin_location").filter(
             slug=str(slug).lower()).first()
         if system is None:
             raise Http404("No such system.")
@@ -50,7 +50,7 @@ class DomainDetailView(LoginRequiredMixin, View):
     """A domain: its owner and its systems."""
 
     def get(self, request: HttpRequest, slug: str) -> HttpResponse:
-        domain = Domain.objects.select_related("owner", "origin_location").filter(slug=str(slug).lower()).first()
+        domain = Domain.objects.select_related("owner", "owner_user", "origin_location").filter(slug=str(slug).lower()).first()
         if domain is None:
             raise Http404("No such domain.")
         systems = domain.systems.select_related("owner").annotate(service_count=Count("services")).order_by("slug")

@@ -188,14 +188,15 @@ def test_export_writes_descriptors_that_import_again(tmp_path):
 
     documents = list(yaml.safe_load_all(output.read_text()))
     assert [(d["kind"], d["metadata"]["name"]) for d in documents] == [("Group", "payments"), ("Component", "ledger")]
-    assert documents[1]["metadata"]["annotations"] == {"github.com/project-slug": "acme/ledger"}
+    assert documents[1]["metadata"]["annotations"] == {
+        "github.com/project-slug": "acme/ledger", "slipway.dev/derived": "github.com/project-slug"}
     assert documents[1]["spec"]["owner"] == "group:default/payments"
     assert "Wrote 2 entities" in err
     # Made in the portal: a descriptor does not change them (a conflict), unless an administrator says so.
     with pytest.raises(CommandError):
         run("import_catalog", str(output))
     out, _ = run("import_catalog", "--force", str(output))
-    assert "Component ledger -> updated (annotations)" in out  # now carries the slug annotation it was given
+    assert "Component ledger -> unchanged" in out  # the annotation made from its repository is not kept: lossless
 
 
 def test_export_to_standard_output_and_warnings_to_standard_error():
@@ -206,4 +207,4 @@ def test_export_to_standard_output_and_warnings_to_standard_error():
     out, err = run("export_catalog")
 
     assert yaml.safe_load(out)["metadata"] == {"name": "ownerless", "title": "Ownerless"}
-    assert err.strip() == "warning: System 'ownerless' has no owner team; Backstage requires spec.owner."
+    assert err.strip() == "warning: System 'ownerless' has no owner; Backstage requires spec.owner."

@@ -766,8 +766,7 @@ def test_the_example_catalog_imports_every_valid_entity_and_reports_the_invalid_
     assert User.objects.filter(profile__declared_by_import=False).count() == 9
     assert Service.objects.get(slug="playback-order").owner_user.username == "guest"
     assert Service.objects.get(slug="different-namespace").owner_team.slug == "team-a"
-    assert System.objects.get(slug="podcast").owner is None  # owned by user:team-b: a system's owner is a team
-    assert "owner 'user:team-b' not kept" in by_name[("System", "podcast", "systems/podcast-system.yaml")].line()
+    assert System.objects.get(slug="podcast").owner_user.username == "team-b"  # a person, as Backstage allows
     assert Domain.objects.get(slug="audio").owner.slug == "acme-corp"
     assert list(Service.objects.get(slug="artist-lookup").dependencies.values_list("target_ref", flat=True)) == [
         "resource:default/artists-db"]
@@ -842,8 +841,10 @@ def test_export_orders_kinds_so_references_come_first_and_warns_about_what_backs
     exported = catalog_export()
 
     assert [doc["kind"] for doc in exported.documents] == ["System", "Group", "Component"]
-    assert exported.warnings == ["System 'ownerless' has no owner team; Backstage requires spec.owner."]
+    assert exported.warnings == ["System 'ownerless' has no owner; Backstage requires spec.owner."]
     ledger = exported.documents[-1]
     assert ledger["spec"]["type"] == "unknown"
     assert ledger["metadata"]["annotations"]["backstage.io/source-location"] == "url:https://gitlab.example.org/a/b"
-    assert exported.documents[1]["metadata"]["annotations"] == {"slack.com/channel": "#ops"}
+    assert exported.documents[1]["metadata"]["annotations"] == {
+        "slack.com/channel": "#ops", "slipway.dev/derived": "slack.com/channel",  # made from the field: dropped on import
+        "slipway.dev/on-call": "https://oncall.example.org/ops"}

@@ -18,7 +18,7 @@ def grouping(team):
 def test_systems_and_domains_list_and_detail(viewer_client, grouping):
     assert viewer_client.get("/api/v1/systems/").json()["results"] == [
         {"slug": "payments-platform", "name": "Payments platform", "description": "", "domain": "money",
-         "owner": "payments"}]
+         "owner": "payments", "owner_user": None}]
     assert viewer_client.get("/api/v1/domains/money/").json()["owner"] == "payments"
 
 
