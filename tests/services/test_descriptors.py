@@ -746,7 +746,6 @@ def test_a_big_file_parsed_in_two_halves_gives_the_same_report_as_in_one(tmp_pat
 def test_the_example_catalog_imports_every_valid_entity_and_reports_the_invalid_one():
     report = catalog_import(path=EXAMPLES)
 
-    by_name = {(r.kind, r.name, r.file): r for r in report.documents}
     invalid = [r for r in report.documents if r.outcome == "invalid"]
     assert [(r.file, r.name) for r in invalid] == [("components/invalid-component.yaml", "invalid component")]
     assert any("'go 1.15.3' is not a valid tag" in reason for reason in invalid[0].reasons)
