@@ -162,7 +162,7 @@ class ServiceSerializer(ReadSerializer):
     class Meta:
         model = Service
         fields = [
-            "url", "slug", "name", "description", "owner", "owner_detail", "type", "lifecycle", "tier",
+            "url", "slug", "namespace", "name", "description", "owner", "owner_detail", "type", "lifecycle", "tier",
             "language", "system", "repository", "repository_url", "links", "tags", "annotations",
             "depends_on", "template", "template_version", "archived", "created_at", "updated_at",
         ]
@@ -276,7 +276,7 @@ class TeamSerializer(ReadSerializer):
 
     class Meta:
         model = Team
-        fields = ["url", "slug", "name", "description", "parent", "email", "chat_channel", "on_call",
+        fields = ["url", "slug", "namespace", "name", "description", "parent", "email", "chat_channel", "on_call",
                   "github_team_slug", "team_type", "declared_by_import", "created_at", "updated_at"]
 
     def get_url(self, obj: Team) -> str:

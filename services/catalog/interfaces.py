@@ -13,6 +13,7 @@ from typing import Any
 
 from django.db.models import Q, QuerySet
 
+from services.descriptors.parse import entry_key
 from services.errors import NotFound
 from services.models import Api, EntityLink, Resource, Service
 
@@ -46,11 +47,9 @@ def resolve(refs: Iterable[str]) -> dict[str, Api | Resource | Service]:
     found: dict[str, Api | Resource | Service] = {}
     for kind, keys in wanted.items():
         if kind == "component":
-            slugs = {name.replace("_", "-").replace(".", "-") for _, name in keys}
+            slugs = {entry_key(kind, namespace, name): f"component:{namespace}/{name}" for namespace, name in keys}
             for service in Service.objects.filter(slug__in=sorted(slugs)).select_related("owner_team"):
-                for namespace, name in keys:
-                    if name.replace("_", "-").replace(".", "-") == service.slug:
-                        found[f"component:{namespace}/{name}"] = service
+                found[slugs[service.slug]] = service
         elif kind in _MODELS:
             condition = Q(pk__in=[])
             for namespace, name in keys:

@@ -16,9 +16,13 @@ Mapping (Backstage -> Slipway):
   `github.com/project-slug` (else a `url:` `backstage.io/source-location`) gives the repository.
 - Group -> Team (slug = lower-case name; display name, email, type, parent, children, members, and
   the chat channel from a `slack.com/channel` annotation). User -> user + Profile + memberships.
-- System -> System, Domain -> Domain (their owner must be a team: Slipway has no user owners there).
-- Other kinds (API, Resource, Location, Template, ...) are reported as skipped, not as errors.
-Slipway has one namespace: entities of other namespaces are imported into it (two entities that
-meet there are reported), and references compare case-insensitively, as in Backstage.
+- System -> System, Domain -> Domain (owned by a team or a person).
+- API -> Api, Resource -> Resource (keyed by namespace and name; descriptors/namespaced.py).
+- Slipway's own fields (tier, environments, runbooks, on-call, leads...) travel as `slipway.dev/`
+  annotations (descriptors/extras.py), so an export imports back losslessly.
+- Other kinds (Location is followed; Template, Environment, ...) are reported as skipped, not as errors.
+Namespaces are kept: outside `default`, a component's, group's, system's or domain's slug is
+`<namespace>--<name>` (parse.entry_key), so the same name may be in two namespaces. People have one
+namespace (one account each). References compare case-insensitively, as in Backstage.
 
 """

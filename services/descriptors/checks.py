@@ -31,6 +31,8 @@ from services.descriptors.parse import (
     TEAM_SLUG_ANNOTATION,
     URL,
     component_slug,
+    entry_key,
+    ref_key,
 )
 from services.descriptors.report import DocumentResult
 from services.errors import InvalidInput
@@ -126,8 +128,8 @@ def _unkept(kind: str, metadata: dict[str, Any], spec: dict[str, Any], namespace
     if kind in KEPT_PROFILE and isinstance(profile, dict):
         fields += [f"spec.profile.{str(key)[:QUOTE_LIMIT]}" for key in profile if key not in KEPT_PROFILE[kind]]
     notes = [f"not kept: {listing(fields)}"] if fields else []
-    if namespace != "default" and kind not in NAMESPACED_KINDS:
-        notes.append(f"namespace '{namespace}' not kept (Slipway has one namespace)")
+    if namespace != "default" and kind == "User":
+        notes.append(f"namespace '{namespace}' not kept (a person has one account, in one namespace)")
     return notes
 
 
@@ -180,8 +182,14 @@ def validate(document: Any, result: DocumentResult,
         result.fail(*checks.problems, *([f"and {checks.unlisted:,} more problems"] if checks.unlisted else []))
         return None
     name = metadata["name"]
-    key = (component_slug(name) if kind == "Component"
-           else f"{metadata['namespace']}/{name.lower()}" if kind in NAMESPACED_KINDS else name.lower())
+    namespace = metadata["namespace"]
+    key = (f"{namespace}/{name.lower()}" if kind in NAMESPACED_KINDS
+           else name.lower() if kind == "User" else entry_key(kind, namespace, name))
+    if len(key) > (63 if kind == "Component" else 100):
+        result.fail(f"metadata.namespace and metadata.name together are too long: {kind}s outside the default "
+                    f"namespace are kept as '<namespace>--<name>', at most {63 if kind == 'Component' else 100} "
+                    "characters")
+        return None
     for note in _unkept(kind, metadata_map, spec, metadata["namespace"], metadata["unkept"]):
         result.note(note)
     if kind == "Component":
@@ -252,7 +260,7 @@ def _check_component(checks: _Checks, metadata: dict[str, Any],
     annotations = metadata["annotations"]
     name = metadata["name"] or ""
     annotations.pop(NAME_ANNOTATION, None)
-    if name and component_slug(name) != name:
+    if name and component_slug(name) != name:  # the slug says it differently: the name as written is kept
         annotations[NAME_ANNOTATION] = name
     values = {
         "name": metadata["title"] or name, "description": metadata["description"], "type": type_,
@@ -279,7 +287,7 @@ def _check_component_sense(key: str, values: dict[str, Any], refs: dict[str, Any
         if suggestion is not None:
             result.note(f"spec.{name} {quote(values[name])} looks like the well-known {quote(suggestion)}: "
                         "kept as written; check the spelling")
-    own = [dep for dep in refs["depends_on"] if dep.ref.kind == "component" and component_slug(dep.ref.name) == key]
+    own = [dep for dep in refs["depends_on"] if dep.ref.kind == "component" and ref_key(dep.ref) == key]
     if own:
         refs["depends_on"] = [dep for dep in refs["depends_on"] if dep not in own]
         result.note("spec.dependsOn names the component itself: not kept (a service cannot depend on itself)")

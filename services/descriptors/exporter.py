@@ -22,6 +22,7 @@ from services.descriptors.parse import (
     SOURCE_LOCATION_ANNOTATION,
     TEAM_SLUG_ANNOTATION,
     BaseDumper,
+    key_parts,
 )
 from services.descriptors.writing import chunks
 from services.models import (
@@ -68,6 +69,16 @@ def _entity(kind: str, metadata: dict[str, Any], spec: dict[str, Any]) -> dict[s
             "metadata": {k: v for k, v in metadata.items() if v not in (None, "", [], {})}, "spec": spec}
 
 
+def key_ref(kind: str, key: str) -> str:
+    """The reference to a catalog key (`billing--ledger` -> `system:billing/ledger`)."""
+    namespace, name = key_parts(key)
+    return f"{kind}:{namespace}/{name}"
+
+
+def _namespace(row: Any) -> str | None:
+    return row.namespace if row.namespace != "default" else None
+
+
 def _title(display: str, name: str) -> str | None:
     return display if display and display != name else None
 
@@ -80,10 +91,11 @@ def catalog_export(*, include_declared: bool = False) -> CatalogExport:
     """
     warnings: list[str] = []
     teams = list(Team.objects.order_by("slug"))
-    team_names = {team.pk: (team.annotations or {}).get(NAME_ANNOTATION) or team.slug for team in teams}
+    team_names = {team.pk: (team.annotations or {}).get(NAME_ANNOTATION) or key_parts(team.slug)[1] for team in teams}
+    team_namespaces = {team.pk: team.namespace for team in teams}
 
     def group_ref(team_id: int) -> str:
-        return f"group:default/{team_names[team_id]}"
+        return f"group:{team_namespaces[team_id]}/{team_names[team_id]}"
 
     profiles = {profile.user_id: profile for profile in Profile.objects.all()}
     memberships = list(Membership.objects.values_list("team_id", "user_id", "role"))
@@ -112,17 +124,17 @@ def catalog_export(*, include_declared: bool = False) -> CatalogExport:
 
     documents: list[dict[str, Any]] = []
     for domain in Domain.objects.order_by("slug"):
-        name = domain.slug  # the original case of a name is not kept; references ignore case
+        name = key_parts(domain.slug)[1]  # the original case of a name is not kept; references ignore case
         spec: dict[str, Any] = grouping_owner(domain, "Domain")
-        documents.append(_entity("Domain", {"name": name, "title": _title(domain.name, name),
+        documents.append(_entity("Domain", {"name": name, "namespace": _namespace(domain), "title": _title(domain.name, name),
                                             "description": domain.description}, spec))
     domain_slugs = dict(Domain.objects.values_list("pk", "slug"))
     for system in System.objects.order_by("slug"):
-        name = system.slug  # the original case of a name is not kept; references ignore case
+        name = key_parts(system.slug)[1]  # the original case of a name is not kept; references ignore case
         spec = grouping_owner(system, "System")
         if system.domain_id:
-            spec["domain"] = f"domain:default/{domain_slugs[system.domain_id]}"
-        documents.append(_entity("System", {"name": name, "title": _title(system.name, name),
+            spec["domain"] = key_ref("domain", domain_slugs[system.domain_id])
+        documents.append(_entity("System", {"name": name, "namespace": _namespace(system), "title": _title(system.name, name),
                                             "description": system.description}, spec))
 
     members: dict[int, list[int]] = defaultdict(list)
@@ -175,7 +187,7 @@ def catalog_export(*, include_declared: bool = False) -> CatalogExport:
         spec["children"] = sorted(group_ref(child) for child in children[team.pk])
         if members[team.pk]:
             spec["members"] = sorted(user_ref(user_id) for user_id in members[team.pk])
-        documents.append(_entity("Group", {"name": name, "description": team.description,
+        documents.append(_entity("Group", {"name": name, "namespace": _namespace(team), "description": team.description,
                                            "annotations": annotations}, spec))
 
     for user_id in sorted(users, key=lambda pk: users[pk].get_username().lower()):
@@ -210,7 +222,7 @@ def catalog_export(*, include_declared: bool = False) -> CatalogExport:
                 spec["lifecycle"] = row.lifecycle
             spec["owner"] = owner_ref(row)
             if row.system_id:
-                spec["system"] = f"system:default/{system_slugs[row.system_id]}"
+                spec["system"] = key_ref("system", system_slugs[row.system_id])
             if kind == "API":
                 if row.definition_placeholder:
                     spec["definition"] = {row.definition_placeholder: row.definition_target}
@@ -237,7 +249,7 @@ def catalog_export(*, include_declared: bool = False) -> CatalogExport:
         runbooks[runbook.service_id].append(runbook)
     for service in service_rows:
         annotations = dict(service.annotations or {})
-        name = annotations.pop(NAME_ANNOTATION, None) or service.slug
+        name = annotations.pop(NAME_ANNOTATION, None) or key_parts(service.slug)[1]
         named = repository_of(annotations)[0]
         if service.repository and named is None and PROJECT_SLUG_ANNOTATION not in annotations \
                 and SOURCE_LOCATION_ANNOTATION not in annotations:
@@ -259,12 +271,12 @@ def catalog_export(*, include_declared: bool = False) -> CatalogExport:
         spec = {"type": service.type or "unknown", "lifecycle": service.lifecycle or "unknown",
                 "owner": owner_ref(service)}
         if service.system_id:
-            spec["system"] = f"system:default/{system_slugs[service.system_id]}"
+            spec["system"] = key_ref("system", system_slugs[service.system_id])
         if dependencies[service.pk]:
             spec["dependsOn"] = dependencies[service.pk]
         spec |= {relation: targets for relation, targets in links[("service", service.pk)].items()}
         documents.append(_entity("Component", {
-            "name": name, "title": _title(service.name, name), "description": service.description,
+            "name": name, "namespace": _namespace(service), "title": _title(service.name, name), "description": service.description,
             "tags": list(service.tags or []), "links": list(service.links or []), "annotations": annotations,
         }, spec))
     return CatalogExport(documents=documents, warnings=warnings)

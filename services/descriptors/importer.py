@@ -26,8 +26,9 @@ from services.descriptors.parse import (
     MODELLED_KINDS,
     NAME_ANNOTATION,
     RefusedDocument,
-    component_slug,
+    key_parts,
     parse_text,
+    ref_key,
 )
 from services.descriptors.parts import Parts
 from services.descriptors.planning import ORIGIN_COLUMNS, SERVICE_COLUMNS, TEAM_COLUMNS, Planner
@@ -220,7 +221,7 @@ class _Importer(Origins, Planner, Writer, Namespaced, Parts):
         where = other.result.location
         if other.namespace != entity.namespace:
             entity.result.skip(f"{entity.kind} '{other.name}' of namespace '{other.namespace}' is already "
-                               f"defined at {where}, and Slipway has one namespace")
+                               f"defined at {where}, and a person has one account, in one namespace")
         elif other.name.lower() != entity.name.lower():
             entity.result.fail(f"'{entity.name}' and '{other.name}' ({where}) would both be service '{entity.key}'")
         else:
@@ -275,7 +276,7 @@ class _Importer(Origins, Planner, Writer, Namespaced, Parts):
                                                                         "declared_by_import", *ORIGIN_COLUMNS):
                 self.profiles[row["user_id"]] = row
 
-        targets = {component_slug(dep.ref.name) for entity in components.values()
+        targets = {ref_key(dep.ref) for entity in components.values()
                    for dep in entity.refs["depends_on"] if dep.ref.kind == "component"}
         self.services: dict[str, dict[str, Any]] = {}
         for chunk in chunks(sorted(set(components) | targets)):
@@ -283,7 +284,7 @@ class _Importer(Origins, Planner, Writer, Namespaced, Parts):
                 self.services[row["slug"]] = row
         for key, entity in list(components.items()):
             row = self.services.get(key)
-            held_by = (row["annotations"] or {}).get(NAME_ANNOTATION, row["slug"]) if row else entity.name
+            held_by = (row["annotations"] or {}).get(NAME_ANNOTATION, key_parts(row["slug"])[1]) if row else entity.name
             if held_by.lower() != entity.name.lower():
                 entity.result.fail(f"service '{key}' is already in the catalog as Component '{held_by}'")
                 del components[key]
@@ -329,7 +330,7 @@ class _Importer(Origins, Planner, Writer, Namespaced, Parts):
     # -- resolving references --------------------------------------------------------------------
 
     def _known(self, ref: Ref) -> bool:
-        kind, key = ref.ref.kind, ref.ref.name
+        kind, key = ref.ref.kind, (ref.ref.name if ref.ref.kind == "user" else ref_key(ref.ref))
         if kind == "group":
             return key in self.entities["Group"] or key in self.teams
         if kind == "user":
@@ -365,7 +366,7 @@ class _Importer(Origins, Planner, Writer, Namespaced, Parts):
                         refused = True
 
     def _team(self, ref: Ref, entity: Entity, role: str) -> str:
-        key = ref.ref.name
+        key = ref_key(ref.ref)
         if key not in self.entities["Group"] and key not in self.teams and key not in self.declared_teams:
             self.declared_teams[key] = ref.written
         if key in self.declared_teams:
@@ -384,7 +385,7 @@ class _Importer(Origins, Planner, Writer, Namespaced, Parts):
         if ref is None:
             return None
         if self._known(ref):
-            return ref.ref.name
+            return ref_key(ref.ref)
         entity.result.note(f"{ref.ref.kind} '{ref.written}' is not in the catalog: not kept")
         return None
 

@@ -11,6 +11,7 @@ from django.db import models
 
 from services.catalog.refs import quote
 from services.descriptors.checks import Entity, repository_of
+from services.descriptors.parse import ref_key
 from services.descriptors.writing import _update
 from services.models import Api, Domain, Location, Origin, Profile, Resource, Service, System, Team
 
@@ -78,7 +79,7 @@ class Origins:
         if entity.kind == "Group":
             return None if entity.key == team else why
         owner = entity.refs["owner"]
-        return None if owner.ref.kind == "group" and owner.ref.name == team else f"{why}, and its owner is {owner.text}"
+        return None if owner.ref.kind == "group" and ref_key(owner.ref) == team else f"{why}, and its owner is {owner.text}"
 
     def _holder(self, entity: Entity, row: dict[str, Any] | None, labels: dict[int, str]) -> str | None:
         """Who holds the row, when it is not this import's to change; None when it is."""

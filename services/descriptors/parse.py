@@ -154,6 +154,38 @@ def component_slug(name: str) -> str:
     return name.lower().replace("_", "-").replace(".", "-")
 
 
+# Outside the default namespace a component's, group's, system's or domain's key (its slug, in URLs) is
+# `<namespace>--<name>`: neither a valid name nor a namespace holds `--` (their separators are single),
+# so it never meets a key of the default namespace and always reads back.
+NAMESPACE_SEPARATOR = "--"
+
+
+def entry_key(kind: str, namespace: str, name: str) -> str:
+    """The catalog key of a Component (a service slug), Group, System or Domain named `name` in `namespace`."""
+    base = component_slug(name) if kind.lower() == "component" else name.lower()
+    return base if namespace in ("", "default") else f"{namespace.lower()}{NAMESPACE_SEPARATOR}{base}"
+
+
+def ref_key(ref: Any) -> str:
+    """The catalog key an EntityRef names."""
+    return entry_key(ref.kind, ref.namespace, ref.name)
+
+
+def key_parts(key: str) -> tuple[str, str]:
+    """(namespace, name part) of a catalog key."""
+    namespace, separator, name = key.partition(NAMESPACE_SEPARATOR)
+    return (namespace, name) if separator else ("default", key)
+
+
+def ref_text_key(kind: str, ref: str) -> str | None:
+    """The catalog key a stored reference (`component:billing/payments`) names, or None for another kind."""
+    ref_kind, _, rest = ref.partition(":")
+    if ref_kind != kind:
+        return None
+    namespace, _, name = rest.rpartition("/")
+    return entry_key(kind, namespace or "default", name)
+
+
 # ---------------------------------------------------------------------------------------------
 # Reading files.
 

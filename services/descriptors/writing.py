@@ -15,7 +15,7 @@ from django.db import connection, models
 from services.audit import current_context
 from services.catalog.generation import bump_generation
 from services.descriptors.extras import SERVICE_EXTRA_COLUMNS
-from services.descriptors.parse import BATCH_SIZE, CHUNK_SIZE, component_slug
+from services.descriptors.parse import BATCH_SIZE, CHUNK_SIZE, key_parts, ref_text_key
 from services.models import AuditEvent, Domain, Membership, Profile, Service, ServiceDependency, System, Team
 
 User = get_user_model()
@@ -159,7 +159,7 @@ class Writer:
 
     def _apply_teams(self) -> bool:
         defaults = _row_defaults(Team, self.now)
-        new = [{**defaults, "slug": p.key, **p.values, **self._new_origin(p.entity)}
+        new = [{**defaults, "slug": p.key, "namespace": key_parts(p.key)[0], **p.values, **self._new_origin(p.entity)}
                for p in self.team_plan if p.existing is None]
         _insert(Team, new)
         self.team_ids = {slug: row["id"] for slug, row in self.teams.items()}
@@ -232,7 +232,8 @@ class Writer:
                     domain = planned.values["domain"]
                     values["domain_id"] = self.domain_ids[domain] if domain else None
                 if planned.existing is None:
-                    new.append({**defaults, "slug": planned.key, **values, **self._new_origin(planned.entity)})
+                    new.append({**defaults, "slug": planned.key, "namespace": key_parts(planned.key)[0], **values,
+                                **self._new_origin(planned.entity)})
                 elif planned.changes:
                     changed.append({"id": planned.existing["id"], **values})
             _insert(model, new)
@@ -259,7 +260,8 @@ class Writer:
                 "system_id": self.system_ids[system] if system else None,
             }
             if planned.existing is None:
-                new.append({**defaults, "slug": planned.key, **values, **self._new_origin(planned.entity)})
+                new.append({**defaults, "slug": planned.key, "namespace": key_parts(planned.key)[0], **values,
+                            **self._new_origin(planned.entity)})
             elif set(planned.changes) - {"depends_on", "provides_apis", "consumes_apis", "dependency_of",
                                          "environments", "runbooks"}:
                 changed.append({"id": planned.existing["id"], "updated_at": self.now, **values})
@@ -275,8 +277,8 @@ class Writer:
         service_ids = self.service_ids
 
         def target_of(target_ref: str) -> int | None:
-            kind, _, rest = target_ref.partition(":")
-            return service_ids.get(component_slug(rest.rpartition("/")[2])) if kind == "component" else None
+            key = ref_text_key("component", target_ref)
+            return service_ids.get(key) if key else None
 
         removed: list[int] = []
         new: list[dict[str, Any]] = []
@@ -297,7 +299,7 @@ class Writer:
         # Dependencies recorded before their target existed (by this import or an earlier one) link now.
         pending = list(ServiceDependency.objects.filter(target__isnull=True, target_ref__startswith="component:")
                        .values_list("pk", "target_ref"))
-        unknown = {component_slug(ref.rpartition("/")[2]) for _, ref in pending} - set(service_ids)
+        unknown = {ref_text_key("component", ref) for _, ref in pending} - set(service_ids) - {None}
         service_ids = dict(service_ids)
         for chunk in chunks(sorted(unknown)):
             service_ids.update(Service.objects.filter(slug__in=chunk).values_list("slug", "pk"))

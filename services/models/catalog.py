@@ -28,6 +28,8 @@ def _one_owner(name: str) -> models.CheckConstraint:
 class Team(HasOrigin):
     """A group of people that owns services; declared_by_import marks an owner named but not described."""
 
+    namespace = models.CharField(max_length=63, default="default", help_text=(
+        "The Backstage namespace; outside `default` the slug is `<namespace>--<name>`."))
     slug = models.SlugField(max_length=100, unique=True)
     name = models.CharField(max_length=200)
     description = models.TextField(blank=True)
@@ -88,6 +90,8 @@ class Membership(models.Model):
 class Domain(HasOrigin):
     """A business area grouping systems (Backstage Domain)."""
 
+    namespace = models.CharField(max_length=63, default="default", help_text=(
+        "The Backstage namespace; outside `default` the slug is `<namespace>--<name>`."))
     slug = models.SlugField(max_length=100, unique=True)
     name = models.CharField(max_length=200)
     description = models.TextField(blank=True)
@@ -106,6 +110,8 @@ class Domain(HasOrigin):
 class System(HasOrigin):
     """An optional grouping of services (Backstage System), kept for compatibility."""
 
+    namespace = models.CharField(max_length=63, default="default", help_text=(
+        "The Backstage namespace; outside `default` the slug is `<namespace>--<name>`."))
     slug = models.SlugField(max_length=100, unique=True)
     name = models.CharField(max_length=200)
     description = models.TextField(blank=True)
@@ -125,6 +131,8 @@ class System(HasOrigin):
 class Service(HasOrigin):
     """A deployable thing with exactly one owner: a team, or a single person as Backstage allows."""
 
+    namespace = models.CharField(max_length=63, default="default", help_text=(
+        "The Backstage namespace; outside `default` the slug is `<namespace>--<name>`."))
     slug = models.SlugField(max_length=63, unique=True)
     name = models.CharField(max_length=200)
     description = models.TextField(blank=True)

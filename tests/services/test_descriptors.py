@@ -610,13 +610,47 @@ def test_a_name_that_maps_to_a_slug_held_by_another_component_is_refused(tmp_pat
         "service 'foo-bar' is already in the catalog as Component 'foo_bar'"]
 
 
-def test_the_same_entity_in_another_namespace_is_skipped_because_slipway_has_one(tmp_path):
-    other = component("ledger", extra_metadata="  namespace: finance\n")
-    report = run_import(tmp_path, "---\n".join([component("ledger"), other]))
+def test_the_same_name_in_two_namespaces_is_two_entries_and_references_keep_their_namespace(tmp_path):
+    finance = "  namespace: finance\n"
+    report = run_import(tmp_path, "---\n".join([
+        group("payments"), group("payments", extra_spec="") .replace("  name: payments\n", "  name: payments\n" + finance),
+        component("ledger", owner="payments"),
+        component("ledger", owner="finance/payments", extra_metadata=finance,
+                  extra_spec="  dependsOn: ['component:ledger', 'component:finance/audit']\n"),
+        component("audit", owner="group:finance/payments", extra_metadata=finance),
+    ]))
+
+    assert [r.outcome for r in report.documents] == ["created"] * 5
+    assert sorted(Service.objects.values_list("slug", "namespace")) == [
+        ("finance--audit", "finance"), ("finance--ledger", "finance"), ("ledger", "default")]
+    assert Service.objects.get(slug="finance--ledger").owner_team.slug == "finance--payments"
+    assert Service.objects.get(slug="ledger").owner_team.slug == "payments"
+    assert sorted(ServiceDependency.objects.filter(service__slug="finance--ledger").values_list(
+        "target_ref", "target__slug")) == [("component:default/ledger", "ledger"),
+                                           ("component:finance/audit", "finance--audit")]
+    assert report.declared_teams == []
+
+    # The export writes each back in its namespace, and importing it again changes nothing.
+    documents = {(d["kind"], d["metadata"].get("namespace", "default"), d["metadata"]["name"]): d
+                 for d in catalog_export().documents}
+    assert documents[("Component", "finance", "ledger")]["spec"]["owner"] == "group:finance/payments"
+    assert {r.outcome for r in run_import(tmp_path, catalog_export().dump()).documents} == {"unchanged"}
+
+
+def test_people_have_one_namespace_so_a_second_user_of_the_same_name_is_skipped(tmp_path):
+    user = "apiVersion: backstage.io/v1alpha1\nkind: User\nmetadata:\n  name: ada\n{ns}spec:\n  memberOf: []\n"
+    report = run_import(tmp_path, "---\n".join([user.format(ns=""), user.format(ns="  namespace: dev\n")]))
 
     assert [r.outcome for r in report.documents] == ["created", "skipped"]
-    assert "Slipway has one namespace" in report.documents[1].reasons[0]
+    assert "a person has one account, in one namespace" in report.documents[1].reasons[0]
     assert report.exit_code == 0
+
+
+def test_a_namespace_and_name_too_long_together_are_refused_with_the_reason(tmp_path):
+    report = run_import(tmp_path, component("a" * 40, extra_metadata=f"  namespace: {'b' * 30}\n"))
+
+    assert report.documents[0].outcome == "invalid"
+    assert "'<namespace>--<name>', at most 63 characters" in report.documents[0].reasons[0]
 
 
 def test_one_repository_named_by_several_components_goes_to_one_of_them(tmp_path):
@@ -756,7 +790,8 @@ def test_the_example_catalog_imports_every_valid_entity_and_reports_the_invalid_
     assert report.exit_code == 1
 
     assert sorted(Service.objects.values_list("slug", flat=True)) == [
-        "artist-lookup", "different-namespace", "petstore", "playback-order", "podcast-api", "wayback-search"]
+        "alternative--different-namespace", "artist-lookup", "petstore", "playback-order", "podcast-api",
+        "wayback-search"]  # in namespace alternative: its namespace kept in its slug
     assert sorted(Team.objects.filter(declared_by_import=False).values_list("slug", flat=True)) == [
         "acme-corp", "backstage", "infrastructure", "team-a", "team-b"]
     assert report.declared_teams == ["boxoffice", "sre", "team-c"]
@@ -764,7 +799,7 @@ def test_the_example_catalog_imports_every_valid_entity_and_reports_the_invalid_
     assert Team.objects.get(slug="team-a").parent.slug == "backstage"
     assert User.objects.filter(profile__declared_by_import=False).count() == 9
     assert Service.objects.get(slug="playback-order").owner_user.username == "guest"
-    assert Service.objects.get(slug="different-namespace").owner_team.slug == "team-a"
+    assert Service.objects.get(slug="alternative--different-namespace").owner_team.slug == "team-a"
     assert System.objects.get(slug="podcast").owner_user.username == "team-b"  # a person, as Backstage allows
     assert Domain.objects.get(slug="audio").owner.slug == "acme-corp"
     assert list(Service.objects.get(slug="artist-lookup").dependencies.values_list("target_ref", flat=True)) == [
