@@ -43,6 +43,15 @@ def test_apis_their_definitions_and_resources(page, live_server, sign_in, screen
     expect(page.locator(".opblock").first).to_be_visible()
     screenshot("apis-swagger")
 
+    page.goto(f"{live_server.url}/services/wayback-search/")
+    section = page.locator("section[aria-labelledby=interfaces-title]")
+    expect(section.get_by_role("link", name="wayback-archive")).to_be_visible()
+    section.scroll_into_view_if_needed()
+    screenshot("apis-service-section")
+
+    page.goto(f"{live_server.url}/services/alternative--different-namespace/")
+    expect(page.locator("#service-title .badge")).to_have_text("alternative")
+
     page.goto(f"{live_server.url}/resources/default/artists-db/")
     expect(page.get_by_role("link", name="artist-lookup")).to_be_visible()
     screenshot("apis-resource")
