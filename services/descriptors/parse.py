@@ -177,7 +177,14 @@ def _build(node: yaml.Node, loader: Any, memo: dict[int, Any], strings: dict[str
     if kind == "scalar":
         if tag == _STR_TAG:
             value = node.value
-            return strings.setdefault(value, value) if len(value) <= _SHARED_STRING else value
+            if len(value) > _SHARED_STRING:
+                return value
+            shared = strings.get(value)
+            if shared is None:
+                if len(strings) >= SHARED_STRINGS:
+                    strings.clear()  # bounded: the recurring ones are soon shared again
+                shared = strings[value] = value
+            return shared
         if tag == _NULL_TAG:
             return None
     elif (kind == "mapping" and tag == _MAP_TAG) or (kind == "sequence" and tag == _SEQ_TAG):
@@ -255,7 +262,8 @@ def _refusal(root: yaml.Node) -> str | None:
 
 
 _DOCUMENT_START = re.compile(r"^---(?=[ \t\r\n]|$)", re.MULTILINE)
-_SHARED_STRING = 64  # strings up to this length are shared within a stream (see _build)
+_SHARED_STRING = 64  # strings up to this length are shared within a stream (see _build),
+SHARED_STRINGS = 50_000  # up to this many at a time (~3 MB)
 
 
 class _TextReader:
