@@ -43,7 +43,7 @@ from services.models.catalog import WELL_KNOWN_LIFECYCLES, WELL_KNOWN_TYPES
 # Validating one document.
 
 
-@dataclass
+@dataclass(slots=True)  # one per document of an import: 126,200 of them in a 100,000-service catalog
 class Entity:
     """A valid document of a modelled kind, reduced to what Slipway keeps of it."""
 
@@ -203,7 +203,7 @@ def validate(document: Any, result: DocumentResult,
 MOST_TARGETS = 1000  # targets one Location document may name
 
 
-@dataclass
+@dataclass(slots=True)
 class LocationTargets:
     """A `kind: Location` document: the targets it names, to be read by the location being refreshed."""
 

@@ -3,6 +3,7 @@ stop at the first; references parsed once per import."""
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 from typing import Any, NamedTuple
@@ -48,6 +49,12 @@ def _type_name(value: Any) -> str:
     return f"a {type(value).__name__}"
 
 
+@functools.lru_cache(maxsize=4096)
+def _item_path(path: str, index: int) -> str:
+    """`path[index]`, one string for all the documents that keep it (in their Refs)."""
+    return f"{path}[{index}]"
+
+
 def _written_name(text: str) -> str:
     """The name part of a reference as written (`group:default/Team-A` -> `Team-A`)."""
     rest = text.strip().partition(":")[2] if ":" in text else text.strip()
@@ -71,7 +78,7 @@ def _valid_prefixed(value: str, suffix: re.Pattern[str]) -> bool:
 class _Checks:
     """Reads the typed fields of one document, collecting every problem rather than stopping at the first."""
 
-    def __init__(self, ref_cache: dict[tuple[str, str | None], EntityRef | str]) -> None:
+    def __init__(self, ref_cache: dict[tuple[str, ...], Any]) -> None:
         self.problems: list[str] = []
         self.unlisted = 0  # problems past MOST_PROBLEMS, counted
         self.ref_cache = ref_cache
@@ -150,14 +157,19 @@ class _Checks:
         if kinds and ref.kind not in kinds:
             self.fail(f"{path} {quote(text)} must name a {' or a '.join(kinds)}, not a {ref.kind}")
             return None
-        return Ref(ref, _written_name(text), path, text)
+        # One Ref per reference as written in each field (in the same cache, under a longer key): an
+        # import keeps the Refs of every document, and the same owners recur in thousands of them.
+        made = self.ref_cache.get((text, default_kind, path))
+        if made is None:
+            made = self.ref_cache[(text, default_kind, path)] = Ref(ref, _written_name(text), path, text)
+        return made
 
     def refs(self, parent: dict[str, Any], key: str, path: str, *, default_kind: str | None,
              kinds: Sequence[str] | None, required: bool = False) -> list[Ref]:
         found: list[Ref] = []
         seen: set[EntityRef] = set()
         for index, text in enumerate(self.string_list(parent, key, path, required=required)):
-            ref = self.ref(text, f"{path}[{index}]", default_kind=default_kind, kinds=kinds)
+            ref = self.ref(text, _item_path(path, index), default_kind=default_kind, kinds=kinds)
             if ref is not None and ref.ref not in seen:
                 seen.add(ref.ref)
                 found.append(ref)

@@ -7,8 +7,9 @@ import gc
 import multiprocessing
 import os
 import re
+import threading
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,7 +18,7 @@ from django.db import DatabaseError, transaction
 from django.db.models.functions import Lower
 from django.utils import timezone
 
-from services.catalog.refs import EntityRef, quote
+from services.catalog.refs import quote
 from services.descriptors.checks import Entity, LocationTargets, validate
 from services.descriptors.fields import MOST_PROBLEMS, Ref, listing
 from services.descriptors.namespaced import Namespaced
@@ -26,8 +27,8 @@ from services.descriptors.parse import (
     MODELLED_KINDS,
     NAME_ANNOTATION,
     RefusedDocument,
+    iter_documents,
     key_parts,
-    parse_text,
     ref_key,
 )
 from services.descriptors.parts import Parts
@@ -104,16 +105,24 @@ _Checked = tuple[list[DocumentResult], list[Entity], int, list[LocationTargets]]
 # A file this large is parsed and validated in two halves at once, one in a forked process: on the
 # 10k-service file (4.4 MB) parsing was the largest part of the import, and machines have 2+ cores.
 PARALLEL_BYTES = 1_000_000
+# What the forked process checked is sent to the importing one this many documents at a time, as it
+# goes: never the whole half at once (a pickle of 60,000 documents' entities is ~50 MB).
+SEND_DOCUMENTS = 2_000
 _DOCUMENT_START = re.compile(r"^---(?=[ \t\r\n]|$)", re.MULTILINE)
+_RefCache = dict[tuple[str, ...], Any]
 
 
-def check_text(text: str, label: str, ref_cache: dict[tuple[str, str | None], EntityRef | str]) -> _Checked:
-    """Parse and validate one YAML stream; raises ValueError when it is not YAML."""
-    documents = parse_text(text)
+def check_text(text: str, label: str, ref_cache: _RefCache, start: int = 0, end: int | None = None,
+               sink: Callable[[_Checked], None] | None = None) -> _Checked:
+    """Parse and validate one YAML stream (`text[start:end]`, `start` at a document's start) a
+    document at a time, keeping what each one gives and never the documents themselves; raises
+    ValueError when it is not YAML. With `sink`, what is checked goes to it every SEND_DOCUMENTS
+    documents instead of being returned (the document count still is)."""
     results: list[DocumentResult] = []
     entities: list[Entity] = []
     followed: list[LocationTargets] = []
-    for index, document in enumerate(documents, start=1):
+    index = 0
+    for index, document in enumerate(iter_documents(text, start, end), start=1):
         if document is None:
             continue  # an empty document (a stray `---`, a comment-only header): nothing to say
         result = DocumentResult(file=label, index=index)
@@ -122,14 +131,21 @@ def check_text(text: str, label: str, ref_cache: dict[tuple[str, str | None], En
             result.fail(document.reason)
             continue
         entity = validate(document, result, ref_cache)
+        del document  # the next one is parsed while this is still referenced otherwise
         if isinstance(entity, LocationTargets):
             followed.append(entity)
         elif entity is not None:
             entities.append(entity)
-    return results, entities, len(documents), followed
+        if sink is not None and len(results) >= SEND_DOCUMENTS:
+            sink((results, entities, index, followed))
+            results, entities, followed = [], [], []
+    if sink is not None and results:
+        sink((results, entities, index, followed))
+        results, entities, followed = [], [], []
+    return results, entities, index, followed
 
 
-def check_stream(text: str, label: str, ref_cache: dict[tuple[str, str | None], EntityRef | str]) -> _Checked:
+def check_stream(text: str, label: str, ref_cache: _RefCache) -> _Checked:
     """check_text, in two processes for a large stream; raises ValueError when it is not YAML."""
     if len(text) >= PARALLEL_BYTES:
         checked = _check_halves(text, label, ref_cache)
@@ -138,13 +154,13 @@ def check_stream(text: str, label: str, ref_cache: dict[tuple[str, str | None], 
     return check_text(text, label, ref_cache)
 
 
-def _check_halves(text: str, label: str,
-                  ref_cache: dict[tuple[str, str | None], EntityRef | str]) -> _Checked | None:
-    """_check_text on the two halves of a stream at once, or None to do it the plain way.
+def _check_halves(text: str, label: str, ref_cache: _RefCache) -> _Checked | None:
+    """check_text on the two halves of a stream at once, or None to do it the plain way.
 
     The cut is a document start (`---` at the start of a line, which ends any scalar in YAML);
     a stream with directives, a single core, or any error in either half goes the plain way, so
-    what is reported never depends on the cut.
+    what is reported never depends on the cut. The forked process sends what it checked in parts
+    as it goes, taken in by a thread here while this process checks the first half.
     """
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     match = _DOCUMENT_START.search(text, len(text) // 2)
@@ -154,37 +170,52 @@ def _check_halves(text: str, label: str,
         context = multiprocessing.get_context("fork")
     except ValueError:
         return None
+    cut = match.start()
     receiver, sender = context.Pipe(duplex=False)
-    child = context.Process(target=_check_in_child, args=(text[match.start():], label, ref_cache, sender),
-                            daemon=True)
+    child = context.Process(target=_check_in_child, args=(text, cut, label, ref_cache, sender), daemon=True)
     child.start()
     sender.close()
+    parts: list[_Checked] = []
+    done: list[int] = []  # the second half's document count, once it is all checked
+
+    def take() -> None:
+        try:
+            while (part := receiver.recv()) is not None:
+                if isinstance(part, int):
+                    done.append(part)
+                    return
+                parts.append(part)
+        except (EOFError, OSError):
+            pass
+
+    taker = threading.Thread(target=take, name="check-second-half", daemon=True)
+    taker.start()
     try:
         try:
-            first: _Checked | None = check_text(text[:match.start()], label, ref_cache)
+            first: _Checked | None = check_text(text, label, ref_cache, 0, cut)
         except ValueError:
             first = None
-        try:
-            second: _Checked | None = receiver.recv()
-        except (EOFError, OSError):
-            second = None
+        taker.join()
     finally:
         receiver.close()
         child.join()
-    if first is None or second is None:
+    if first is None or not done:
         return None
-    for result in second[0]:
-        result.index += first[2]
-    return first[0] + second[0], first[1] + second[1], first[2] + second[2], first[3] + second[3]
+    results, entities, count, followed = first
+    for part_results, part_entities, _, part_followed in parts:
+        for result in part_results:
+            result.index += count
+        results.extend(part_results)
+        entities.extend(part_entities)
+        followed.extend(part_followed)
+    return results, entities, count + done[0], followed
 
 
-def _check_in_child(text: str, label: str, ref_cache: dict[tuple[str, str | None], EntityRef | str],
-                    sender: Any) -> None:
+def _check_in_child(text: str, cut: int, label: str, ref_cache: _RefCache, sender: Any) -> None:
     try:
-        checked: _Checked | None = check_text(text, label, ref_cache)
+        sender.send(check_text(text, label, ref_cache, cut, None, sink=sender.send)[2])
     except Exception:  # noqa: BLE001 - the parent redoes the whole file and reports any error itself
-        checked = None
-    sender.send(checked)
+        sender.send(None)
     sender.close()
 
 

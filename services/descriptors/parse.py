@@ -151,7 +151,8 @@ DescriptorLoader.add_implicit_resolver(
 
 def component_slug(name: str) -> str:
     """The service slug of a valid Backstage name: a DNS label (lower case, `_` and `.` become `-`)."""
-    return name.lower().replace("_", "-").replace(".", "-")
+    slug = name.lower().replace("_", "-").replace(".", "-")
+    return name if slug == name else slug  # the name itself when it is one: one string, not two, kept
 
 
 # Outside the default namespace a component's, group's, system's or domain's key (its slug, in URLs) is
@@ -204,12 +205,24 @@ class _MergeKey(Exception):
     """A `<<` merge key: left to PyYAML's own constructor."""
 
 
-def _build(node: yaml.Node, loader: Any, memo: dict[int, Any]) -> Any:
-    """A composed node as plain data (dicts, lists, strings); other tags go to PyYAML's constructor."""
+def _build(node: yaml.Node, loader: Any, memo: dict[int, Any], strings: dict[str, str]) -> Any:
+    """A composed node as plain data (dicts, lists, strings); other tags go to PyYAML's constructor.
+
+    Short strings come from `strings`, one object per distinct value for the whole stream: kinds,
+    keys, types, owners and tags recur in every document, and what an import keeps of 100,000
+    documents held ~12 copies of them per document (measured)."""
     tag, kind = node.tag, node.id
     if kind == "scalar":
         if tag == _STR_TAG:
-            return node.value
+            value = node.value
+            if len(value) > _SHARED_STRING:
+                return value
+            shared = strings.get(value)
+            if shared is None:
+                if len(strings) >= SHARED_STRINGS:
+                    strings.clear()  # bounded: the recurring ones are soon shared again
+                shared = strings[value] = value
+            return shared
         if tag == _NULL_TAG:
             return None
     elif (kind == "mapping" and tag == _MAP_TAG) or (kind == "sequence" and tag == _SEQ_TAG):
@@ -219,15 +232,15 @@ def _build(node: yaml.Node, loader: Any, memo: dict[int, Any]) -> Any:
         if kind == "sequence":
             items: list[Any] = []
             memo[id(node)] = items
-            items.extend(_build(item, loader, memo) for item in node.value)
+            items.extend(_build(item, loader, memo, strings) for item in node.value)
             return items
         mapping: dict[Any, Any] = {}
         memo[id(node)] = mapping
         for key_node, value_node in node.value:
             if key_node.tag == "tag:yaml.org,2002:merge":
                 raise _MergeKey
-            key = _build(key_node, loader, memo)
-            value = _build(value_node, loader, memo)
+            key = _build(key_node, loader, memo, strings)
+            value = _build(value_node, loader, memo, strings)
             try:
                 mapping[key] = value
             except TypeError:
@@ -287,10 +300,27 @@ def _refusal(root: yaml.Node) -> str | None:
 
 
 _DOCUMENT_START = re.compile(r"^---(?=[ \t\r\n]|$)", re.MULTILINE)
+_SHARED_STRING = 64  # strings up to this length are shared within a stream (see _build),
+SHARED_STRINGS = 50_000  # up to this many at a time (~3 MB)
 
 
-def _load_documents(text: str) -> Iterator[Any]:
-    """Every document of a YAML stream, as yaml.load_all with DescriptorLoader would give it, or a
+class _TextReader:
+    """`text[start:end]` as a file for libyaml, read a chunk at a time: given a str, libyaml first
+    makes a UTF-8 copy of all of it (a second copy of a 32 MB file), and a slice would be a third."""
+
+    def __init__(self, text: str, start: int, end: int) -> None:
+        self.text, self.position, self.end = text, start, end
+
+    def read(self, size: int) -> str:
+        stop = min(self.position + size, self.end)
+        chunk = self.text[self.position:stop]
+        self.position = stop
+        return chunk
+
+
+def _load_documents(text: str, start: int = 0, end: int | None = None) -> Iterator[Any]:
+    """Every document of a YAML stream (of `text[start:end]`, `start` being the start of a
+    document), one at a time, as yaml.load_all with DescriptorLoader would give it, or a
     RefusedDocument for one over the limits.
 
     libyaml composes the nodes; turning them into dicts, lists and strings here is faster than
@@ -299,11 +329,12 @@ def _load_documents(text: str) -> Iterator[Any]:
     ("billion laughs") stays small here; it is refused all the same, as the walks after this one
     (a repr, a JSON dump) would expand it.
     """
-    start = 0
+    end = len(text) if end is None else end
     # An alias needs an anchor (`&name`) in its document: without any `&`, no document has one.
-    may_alias = "&" in text
+    may_alias = text.find("&", start, end) >= 0
+    strings: dict[str, str] = {}
     while True:
-        loader = DescriptorLoader(text[start:] if start else text)
+        loader = DescriptorLoader(_TextReader(text, start, end))
         try:
             while loader.check_node():
                 loader.nodes_left = MAX_DOCUMENT_NODES
@@ -313,7 +344,7 @@ def _load_documents(text: str) -> Iterator[Any]:
                     yield RefusedDocument(refusal)
                     continue
                 try:
-                    yield _build(node, loader, {})
+                    yield _build(node, loader, {}, strings)
                 except _MergeKey:
                     yield loader.construct_document(node)
                 loader.constructed_objects = {}
@@ -321,7 +352,7 @@ def _load_documents(text: str) -> Iterator[Any]:
         except _TooManyNodes as stop:
             # Go on from the next document: `---` at the start of a line ends any scalar. The
             # composer's state is lost with the document, so a stream with directives stops here.
-            boundary = _DOCUMENT_START.search(text, start + stop.position + 1)
+            boundary = _DOCUMENT_START.search(text, start + stop.position + 1, end)
             stopped = boundary is not None and re.search(r"^%", text, re.MULTILINE) is not None
             yield RefusedDocument(f"refused: the document has more than {MAX_DOCUMENT_NODES:,} YAML nodes, the "
                                   "limit of one descriptor" + ("; the rest of the file (it has % directives) "
@@ -361,8 +392,15 @@ def read_text(path: Path) -> str:
 def parse_text(text: str) -> list[Any]:
     """Every document of a YAML stream (a RefusedDocument for each one over the limits); raises
     ValueError with a readable message when it is not YAML."""
+    return list(iter_documents(text))
+
+
+def iter_documents(text: str, start: int = 0, end: int | None = None) -> Iterator[Any]:
+    """parse_text one document at a time, of `text[start:end]` (`start` at a document's start): an
+    import checks each document as it is read, never holding the file's documents all at once. The
+    ValueError of a file that is not YAML comes when the reading reaches the error."""
     try:
-        return list(_load_documents(text))
+        yield from _load_documents(text, start, end)
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""

@@ -13,7 +13,7 @@ from services.descriptors.writing import chunks
 from services.models import Service
 
 
-@dataclass
+@dataclass(slots=True)  # one per entity of an import
 class _Planned:
     """One row to create or update, with the changes the audit event and the report record."""
 
