@@ -136,6 +136,7 @@ class TeamAdmin(AuditedAdmin):
     list_filter = ["declared_by_import", "team_type"]
     search_fields = ["slug", "name", "email"]
     autocomplete_fields = ["parent"]
+    readonly_fields = ["namespace"]  # part of the slug outside `default`: set by imports only
     inlines = [MembershipInline]
 
 
@@ -149,12 +150,14 @@ class ProfileAdmin(AuditedAdmin):
 class DomainAdmin(AuditedAdmin):
     list_display = ["slug", "name", "owner"]
     search_fields = ["slug", "name"]
+    readonly_fields = ["namespace"]
 
 
 @admin.register(models.System)
 class SystemAdmin(AuditedAdmin):
     list_display = ["slug", "name", "domain", "owner"]
     search_fields = ["slug", "name"]
+    readonly_fields = ["namespace"]
 
 
 class EnvironmentInline(admin.TabularInline):
@@ -176,7 +179,28 @@ class ServiceAdmin(AuditedAdmin):
     search_fields = ["slug", "name", "repository"]
     list_select_related = ["owner_team", "owner_user"]
     autocomplete_fields = ["owner_team", "owner_user", "system"]
+    readonly_fields = ["namespace"]
     inlines = [EnvironmentInline, DependencyInline]
+
+
+@admin.register(models.Api)
+class ApiAdmin(AuditedAdmin):
+    list_display = ["namespace", "slug", "type", "lifecycle", "owner_team", "definition_state"]
+    list_filter = ["definition_state", "type"]
+    search_fields = ["slug", "title"]
+    autocomplete_fields = ["owner_team", "owner_user", "system"]
+    # Who they are and what a worker fetched are not edited by hand: the descriptor and the refresh say.
+    readonly_fields = ["namespace", "slug", "definition_state", "definition_error", "definition_etag",
+                       "definition_fetched_at"]
+
+
+@admin.register(models.Resource)
+class ResourceAdmin(AuditedAdmin):
+    list_display = ["namespace", "slug", "type", "owner_team"]
+    list_filter = ["type"]
+    search_fields = ["slug", "title"]
+    autocomplete_fields = ["owner_team", "owner_user", "system"]
+    readonly_fields = ["namespace", "slug"]
 
 
 class RevisionInline(admin.TabularInline):
