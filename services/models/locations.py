@@ -104,7 +104,6 @@ class LocationSource(models.Model):
     state = models.CharField(max_length=20, choices=State.choices)
     etag = models.CharField(max_length=200, blank=True, help_text="The host's validator, for a conditional read.")
     digest = models.CharField(max_length=64, blank=True, help_text="SHA-256 of the text last read.")
-    text = models.TextField(blank=True, help_text="The text last read (a 304 answer is served from it).")
     entities = models.PositiveIntegerField(default=0)
     error = models.TextField(blank=True)
     named_by = models.CharField(max_length=500, blank=True, help_text="The Location document that named it.")

@@ -119,7 +119,7 @@ def location_refresh(*, location: Location, actor: Any = None, dry_run: bool = F
     started = time.monotonic()
     reader = reader_for(location, only=only)
     # Without their text: an unchanged source is neither parsed nor written again (thousands, for an organisation).
-    known = {source.path: source for source in location.sources.defer("text")} if location.pk else {}
+    known = {source.path: source for source in location.sources.all()} if location.pk else {}
     report = ImportReport(dry_run=dry_run, strict=strict)
     result = RefreshResult(location=location, report=report, sources=[])
     try:
@@ -384,7 +384,7 @@ def _record(location: Location, result: RefreshResult) -> None:
     for start in range(0, len(gone), 1000):
         LocationSource.objects.filter(pk__in=gone[start:start + 1000]).delete()
     new, changed = [], []
-    names = ["state", "etag", "text", "digest", "entities", "error", "named_by", "targets", "had_problems", "read_at"]
+    names = ["state", "etag", "digest", "entities", "error", "named_by", "targets", "had_problems", "read_at"]
     failed: set[int] = set()
     for source in result.sources:
         row = existing.get(source.path)
@@ -397,7 +397,7 @@ def _record(location: Location, result: RefreshResult) -> None:
         fields = {"state": "read" if source.state == "unchanged" else source.state, "etag": source.etag,
                   # The text itself is not kept (nothing reads it back: an unchanged file is known by its
                   # ETag); at 100,000 services it was a 45 MB copy held through the import, then written.
-                  "text": "", "digest": source.digest if source.state == "read" else "",
+                  "digest": source.digest if source.state == "read" else "",
                   "entities": source.entities, "error": source.error[:2000], "named_by": source.named_by,
                   "targets": source.targets, "had_problems": source.had_problems, "read_at": now}
         if row is None:
