@@ -1,0 +1,96 @@
+"""The search index (services.catalog.search_index): the SearchEntry table, its full-text structures,
+and the triggers that keep it.
+
+SQLite: an FTS5 table over `names` and `body` whose content is SearchEntry (external content, kept by
+three triggers on SearchEntry), unicode61 without diacritics, with prefix indexes of 2 and 3 characters
+(search as you type); and an fts5vocab table over it, the words the typo search picks from.
+
+PostgreSQL: a stored tsvector `document` (names weighted A, body B; the 'simple' configuration, no
+stemming, so prefixes behave as typed; punctuation made spaces first so `team-42` is `team` and `42`,
+as FTS5 reads it) with a GIN index, and a GIN trigram index on lower(names) for the typo search when
+pg_trgm is there (0009 created it; without it the typo search is skipped, the rest works).
+
+The triggers on the catalog's tables are installed from the registry by sync_triggers, here and after
+every `migrate` (services.apps), so a kind added to the registry needs no migration of its own."""
+
+from django.db import migrations, models
+
+FTS_TRIGGERS = (
+    "CREATE TRIGGER searchentry_fts_ai AFTER INSERT ON services_searchentry BEGIN "
+    "INSERT INTO services_searchentry_fts (rowid, names, body) VALUES (new.id, new.names, new.body); END",
+    "CREATE TRIGGER searchentry_fts_ad AFTER DELETE ON services_searchentry BEGIN "
+    "INSERT INTO services_searchentry_fts (services_searchentry_fts, rowid, names, body) "
+    "VALUES ('delete', old.id, old.names, old.body); END",
+    "CREATE TRIGGER searchentry_fts_au AFTER UPDATE ON services_searchentry BEGIN "
+    "INSERT INTO services_searchentry_fts (services_searchentry_fts, rowid, names, body) "
+    "VALUES ('delete', old.id, old.names, old.body); "
+    "INSERT INTO services_searchentry_fts (rowid, names, body) VALUES (new.id, new.names, new.body); END",
+)
+PG_DOCUMENT = (
+    "ALTER TABLE services_searchentry ADD COLUMN document tsvector GENERATED ALWAYS AS ("
+    "setweight(to_tsvector('simple'::regconfig, regexp_replace(names, '[^[:alnum:]]+', ' ', 'g')), 'A') || "
+    "setweight(to_tsvector('simple'::regconfig, regexp_replace(body, '[^[:alnum:]]+', ' ', 'g')), 'B')) STORED"
+)
+
+
+def _has_pg_trgm(schema_editor) -> bool:
+    with schema_editor.connection.cursor() as cursor:
+        cursor.execute("SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm'")
+        return cursor.fetchone() is not None
+
+
+def forwards(apps, schema_editor):
+    from services.catalog.search_index import sync_triggers
+
+    vendor = schema_editor.connection.vendor
+    if vendor == "sqlite":
+        schema_editor.execute(
+            "CREATE VIRTUAL TABLE services_searchentry_fts USING fts5(names, body, content='services_searchentry', "
+            "content_rowid='id', tokenize='unicode61 remove_diacritics 2', prefix='2 3')")
+        schema_editor.execute(
+            "CREATE VIRTUAL TABLE services_searchentry_terms USING fts5vocab(services_searchentry_fts, 'col')")
+        for statement in FTS_TRIGGERS:
+            schema_editor.execute(statement)
+    elif vendor == "postgresql":
+        schema_editor.execute(PG_DOCUMENT)
+        schema_editor.execute("CREATE INDEX searchentry_document_idx ON services_searchentry USING gin (document)")
+        if _has_pg_trgm(schema_editor):
+            schema_editor.execute("CREATE INDEX searchentry_names_trgm_idx ON services_searchentry "
+                                  "USING gin (lower(names) gin_trgm_ops)")
+    sync_triggers(schema_editor.connection)
+
+
+def backwards(apps, schema_editor):
+    from services.catalog.search_index import drop_triggers
+
+    drop_triggers(schema_editor.connection)
+    if schema_editor.connection.vendor == "sqlite":
+        for name in ("searchentry_fts_ai", "searchentry_fts_ad", "searchentry_fts_au"):
+            schema_editor.execute(f"DROP TRIGGER IF EXISTS {name}")
+        schema_editor.execute("DROP TABLE IF EXISTS services_searchentry_terms")
+        schema_editor.execute("DROP TABLE IF EXISTS services_searchentry_fts")
+
+
+class Migration(migrations.Migration):
+    dependencies = [
+        ("services", "0015_lifecycle_default"),
+    ]
+
+    operations = [
+        migrations.CreateModel(
+            name="SearchEntry",
+            fields=[
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("kind", models.CharField(max_length=20)),
+                ("object_id", models.BigIntegerField()),
+                ("key", models.CharField(max_length=400)),
+                ("title", models.CharField(max_length=400)),
+                ("names", models.TextField()),
+                ("body", models.TextField()),
+            ],
+            options={
+                "constraints": [models.UniqueConstraint(fields=("kind", "object_id"), name="searchentry_unique_object")],
+            },
+        ),
+        migrations.RunPython(forwards, backwards, elidable=False),
+    ]
