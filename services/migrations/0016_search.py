@@ -7,8 +7,9 @@ three triggers on SearchEntry), unicode61 without diacritics, with prefix indexe
 
 PostgreSQL: a stored tsvector `document` (names weighted A, body B; the 'simple' configuration, no
 stemming, so prefixes behave as typed; punctuation made spaces first so `team-42` is `team` and `42`,
-as FTS5 reads it) with a GIN index, and a GIN trigram index on lower(names) for the typo search when
-pg_trgm is there (0009 created it; without it the typo search is skipped, the rest works).
+as FTS5 reads it) with a GIN index; and services_searchword, the words of the names, filled by a
+trigger on SearchEntry (the typo search's vocabulary, as fts5vocab is on SQLite). Words are only added:
+one no longer in any name costs a lookup that finds nothing, never a wrong result.
 
 The triggers on the catalog's tables are installed from the registry by sync_triggers, here and after
 every `migrate` (services.apps), so a kind added to the registry needs no migration of its own."""
@@ -32,11 +33,15 @@ PG_DOCUMENT = (
     "setweight(to_tsvector('simple'::regconfig, regexp_replace(body, '[^[:alnum:]]+', ' ', 'g')), 'B')) STORED"
 )
 
-
-def _has_pg_trgm(schema_editor) -> bool:
-    with schema_editor.connection.cursor() as cursor:
-        cursor.execute("SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm'")
-        return cursor.fetchone() is not None
+PG_WORDS = (
+    'CREATE TABLE services_searchword (word text COLLATE "C" PRIMARY KEY)',
+    "CREATE FUNCTION searchentry_words_fn() RETURNS trigger LANGUAGE plpgsql AS $words$ BEGIN "
+    "INSERT INTO services_searchword (word) SELECT DISTINCT lexeme FROM unnest(tsvector_to_array(to_tsvector("
+    "'simple'::regconfig, regexp_replace(NEW.names, '[^[:alnum:]]+', ' ', 'g')))) AS lexeme "
+    "WHERE length(lexeme) <= 60 ON CONFLICT DO NOTHING; RETURN NULL; END $words$",
+    "CREATE TRIGGER searchentry_words AFTER INSERT ON services_searchentry FOR EACH ROW "
+    "EXECUTE FUNCTION searchentry_words_fn()",
+)
 
 
 def forwards(apps, schema_editor):
@@ -54,9 +59,8 @@ def forwards(apps, schema_editor):
     elif vendor == "postgresql":
         schema_editor.execute(PG_DOCUMENT)
         schema_editor.execute("CREATE INDEX searchentry_document_idx ON services_searchentry USING gin (document)")
-        if _has_pg_trgm(schema_editor):
-            schema_editor.execute("CREATE INDEX searchentry_names_trgm_idx ON services_searchentry "
-                                  "USING gin (lower(names) gin_trgm_ops)")
+        for statement in PG_WORDS:
+            schema_editor.execute(statement)
     sync_triggers(schema_editor.connection)
 
 
@@ -69,6 +73,10 @@ def backwards(apps, schema_editor):
             schema_editor.execute(f"DROP TRIGGER IF EXISTS {name}")
         schema_editor.execute("DROP TABLE IF EXISTS services_searchentry_terms")
         schema_editor.execute("DROP TABLE IF EXISTS services_searchentry_fts")
+    elif schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute("DROP TRIGGER IF EXISTS searchentry_words ON services_searchentry")
+        schema_editor.execute("DROP FUNCTION IF EXISTS searchentry_words_fn()")
+        schema_editor.execute("DROP TABLE IF EXISTS services_searchword")
 
 
 class Migration(migrations.Migration):
