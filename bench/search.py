@@ -61,6 +61,7 @@ HEY_TIMEOUT = 240
 
 SEED_SCRIPT = """
 import json, random, secrets
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.sessions.backends.db import SessionStore
 from django.contrib.auth import SESSION_KEY, BACKEND_SESSION_KEY, HASH_SESSION_KEY
@@ -96,7 +97,7 @@ User = get_user_model()
 reader, _ = User.objects.get_or_create(username="bench-reader", defaults={"email": "bench@example.org"})
 session = SessionStore()
 session[SESSION_KEY] = str(reader.pk)
-session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+session[BACKEND_SESSION_KEY] = settings.AUTHENTICATION_BACKENDS[0]
 session[HASH_SESSION_KEY] = reader.get_session_auth_hash()
 session.create()
 CatalogGeneration.objects.filter(pk=1).update(value=secrets.randbelow(2**40) + 2**40)
@@ -164,6 +165,8 @@ def urls(port: int, headers: list[str]) -> dict[str, str]:
                                 capture_output=True, text=True, timeout=30).stdout
         if status == "200":
             found[name] = template
+        else:
+            log(f"  {name}: {template} answers {status}: not measured")
     return found
 
 
