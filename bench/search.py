@@ -111,18 +111,30 @@ def log(message: str) -> None:
 
 
 def catalog_for(size: str) -> Path:
-    """The generated organisation of this size, made once and reused (bench/data/search-<size>.yaml)."""
+    """The generated organisation of this size, made once and reused: bench/data/search-<size>/, the
+    generator's stream cut into files of at most 10 MB (one descriptor file is refused above 32 MB;
+    import_catalog takes a folder)."""
     services, teams = SIZES[size]
-    DATA.mkdir(parents=True, exist_ok=True)
-    path = DATA / f"search-{size}.yaml"
-    if not path.exists():
-        log(f"generating {path.name}: {services} services, {teams} teams")
-        partial = path.with_suffix(".partial")
-        with partial.open("wb") as out:
-            subprocess.run([shared.PYTHON, str(BENCH / "gen_catalog.py"), "--services", str(services),
-                            "--teams", str(teams)], stdout=out, check=True, timeout=600)
-        partial.replace(path)
-    return path
+    folder = DATA / f"search-{size}"
+    if not (folder / "done").exists():
+        log(f"generating {folder.name}: {services} services, {teams} teams")
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+        text = subprocess.run([shared.PYTHON, str(BENCH / "gen_catalog.py"), "--services", str(services),
+                               "--teams", str(teams)], capture_output=True, text=True, check=True, timeout=900).stdout
+        documents = text.split("\n---\n")
+        part: list[str] = []
+        size_now = 0
+        for document in documents:
+            part.append(document)
+            size_now += len(document)
+            if size_now > 10_000_000:
+                (folder / f"part-{len(list(folder.iterdir())):03}.yaml").write_text("\n---\n".join(part) + "\n")
+                part, size_now = [], 0
+        if part:
+            (folder / f"part-{len(list(folder.iterdir())):03}.yaml").write_text("\n---\n".join(part) + "\n")
+        (folder / "done").write_text("")
+    return folder
 
 
 def prepare(db: str, work: Path) -> dict[str, str]:
