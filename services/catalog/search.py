@@ -307,9 +307,11 @@ def search_everything(text: str, *, kinds: list[str] | None = None, limit: int =
             fresh = [row for row in similar_rows if (row[0], row[1]) not in seen]
             if fresh:
                 answer.similar = not rows
+                # Nothing as typed: the similar names' counts. Else the few similar names added.
+                counts = similar_counts if not rows else {
+                    kind: counts.get(kind, 0) + sum(1 for row in fresh if row[0] == kind)
+                    for kind in {*counts, *similar_counts}}
                 rows = rows + fresh
-                counts = {kind: counts.get(kind, 0) + sum(1 for row in fresh if row[0] == kind)
-                          for kind in {*counts, *similar_counts}}
     answer.counts = {kind: count for kind, count in counts.items() if count}
     answer.results = [_result(row, words) for row in sorted(rows, key=lambda row: (row[3], row[4]))]
     return answer
