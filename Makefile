@@ -13,7 +13,7 @@ UV_VERSION := 0.13.10
 UV         := $(VENV)/lock-tool-$(UV_VERSION)/bin/uv
 CHECK_PYTHON := $(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Slipway needs Python 3.11 or newer; set PYTHON=python3.11")'
 
-.PHONY: run test lint bench bench-load bench-github bench-sync bench-graph fuzz install lock lock-upgrade clean
+.PHONY: run test lint bench bench-load bench-github bench-sync bench-graph bench-search fuzz install lock lock-upgrade clean
 
 # Locked wheels only (--only-binary: no package is built from source, so nothing unpinned is fetched to
 # build it), then the project itself without dependencies, built by the locked setuptools. `pip check`
@@ -84,6 +84,10 @@ bench-sync: $(VENV)/.installed
 ## The dependency graph page of a 200-node neighbourhood (bench/graph.py).
 bench-graph: $(VENV)/.installed
 	$(PY) bench/graph.py $(BENCH_ARGS)
+
+## Search everything, uncached: 10,000 services + 30,000 runbooks and 100,000 services, SQLite and PostgreSQL.
+bench-search: $(VENV)/.installed
+	$(PY) bench/search.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) var

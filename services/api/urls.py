@@ -3,7 +3,7 @@
 from django.urls import path
 from rest_framework.routers import DefaultRouter
 
-from services.api import audit, catalog, interfaces, locations, scaffolder, teams, tokens
+from services.api import audit, catalog, interfaces, locations, scaffolder, search, teams, tokens
 
 app_name = "api"
 
@@ -24,5 +24,6 @@ router.register("locations", locations.LocationViewSet, basename="location")
 
 urlpatterns = [
     path("ownership/", catalog.OwnershipView.as_view(), name="ownership"),
+    path("search/", search.SearchView.as_view(), name="search"),
     *router.urls,
 ]

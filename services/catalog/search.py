@@ -9,18 +9,25 @@ text is a well-formed one; slugs, tags, owners and names are held to their forma
 The word filter reads Service.search, a column the database keeps (UPPER of slug, name and
 description; one trigram index on PostgreSQL): one LIKE per word instead of three UPPER()s per row."""
 
+# SQL is assembled here from identifiers of the registry and the models' meta, never from input: every
+# value a person typed is a query parameter.
+# ruff: noqa: S608
 from __future__ import annotations
 
 import re
 import unicodedata
+from dataclasses import dataclass
 from typing import Any
 
 import django_filters
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
+from django.db import connection
 from django.db.models import Q, QuerySet, Value
 from django.db.models.functions import Upper
+from django.urls import NoReverseMatch, reverse
 
+from services.catalog import search_index
 from services.catalog.refs import (
     ENVIRONMENT_NAME_PATTERN,
     ENVIRONMENT_NAME_RULE,
@@ -31,6 +38,7 @@ from services.catalog.refs import (
     TAG_PATTERN,
     TAG_RULE,
 )
+from services.errors import InvalidInput
 from services.models import Environment, Runbook, Service, Team
 
 User = get_user_model()
@@ -202,3 +210,267 @@ def catalog_search(text: str, *, limit: int = 8) -> dict[str, list[Any]]:
         "teams": list(teams.order_by("slug")[:limit]),
         "people": list(people.select_related("profile").order_by("username")[:limit]),
     }
+
+
+# ------------------------------------------------------------------------------------------------
+# Search everything: one query over the search index (services.catalog.search_index), ranked.
+#
+# Ranking, best first: 0 the whole query is a name or key ("payments", "card-gateway"); 1 a name or key
+# starts with it; 2 every word is in the names (slug, name, tags, a person's names, a runbook's title);
+# 3 some word only in the text (descriptions, runbook bodies); 4 similar names (typos), asked only when
+# the first pass found fewer results than were asked for. Within a rank, the full-text score (bm25 with
+# names weighted 10 to 1 on SQLite, ts_rank with names weighted A on PostgreSQL), then the title.
+#
+# Input is data: words are runs of letters and digits (everything else separates them, as both
+# tokenizers do), so no FTS5 or tsquery syntax a person types (quotes, *, NEAR, OR, -, :, parentheses)
+# is ever read as such; each word is still quoted for FTS5.
+
+MAX_WORDS = 8
+MAX_PER_KIND = 50
+TYPO_MIN_LENGTH = 4  # shorter words have too many neighbours to guess from
+TYPO_TERMS_SCANNED = 2000  # at most this many vocabulary words read per typed word (SQLite)
+SNIPPET_READ = 4000  # characters of the text read for a snippet
+SNIPPET_WIDTH = 160
+_WORD = re.compile(r"[^\W_]+")
+MATCHED = {0: "name", 1: "name", 2: "name", 3: "text", 4: "similar name"}
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """One thing found: where it links, what to show, and why it was found (`matched`: name, text or
+    similar name)."""
+
+    kind: str
+    key: str
+    title: str
+    url: str
+    matched: str
+    snippet: str
+    rank: int
+
+
+@dataclass
+class SearchAnswer:
+    """The results in score order (at most `limit` of each kind), and how many of each kind matched."""
+
+    query: str
+    words: list[str]
+    results: list[SearchResult]
+    counts: dict[str, int]
+    similar: bool = False  # the results came from the typo search
+
+    def groups(self) -> list[dict[str, Any]]:
+        """The results by kind, in the registry's order: [{kind, label, count, results}]."""
+        return [{"kind": kind.kind, "label": kind.label, "count": self.counts.get(kind.kind, 0),
+                 "results": [result for result in self.results if result.kind == kind.kind]}
+                for kind in search_index.KINDS if self.counts.get(kind.kind)]
+
+
+def search_words(text: str) -> list[str]:
+    """The words of a search, lower case (at most 8), or InvalidInput naming `q` when the text is too long
+    or holds control characters."""
+    try:
+        SEARCH(str(text))
+    except ValidationError as error:
+        raise InvalidInput.field("q", error.messages[0]) from None
+    return _WORD.findall(str(text).lower())[:MAX_WORDS]
+
+
+def search_kinds(value: str | None) -> list[str]:
+    """The kinds asked for (`service,team`), all when none; InvalidInput naming `kind` for an unknown one."""
+    if not value:
+        return list(search_index.KIND_NAMES)
+    kinds = [part.strip().lower() for part in str(value)[:200].split(",") if part.strip()]
+    unknown = [kind for kind in kinds if kind not in search_index.KIND_NAMES]
+    if unknown or not kinds:
+        raise InvalidInput.field("kind", f"one or more of {', '.join(search_index.KIND_NAMES)}, separated by commas")
+    return kinds
+
+
+def search_everything(text: str, *, kinds: list[str] | None = None, limit: int = 10) -> SearchAnswer:
+    """Everything the search index holds that matches the words of `text`, best first, at most `limit` of
+    each kind: one query, two more (similar names) when it finds fewer than `limit`."""
+    words = search_words(text)
+    if not 1 <= limit <= MAX_PER_KIND:
+        raise InvalidInput.field("limit", f"a number from 1 to {MAX_PER_KIND}")
+    kinds = list(kinds or search_index.KIND_NAMES)
+    answer = SearchAnswer(query=str(text).strip(), words=words, results=[], counts={})
+    if not words:
+        return answer
+    vendor = connection.vendor
+    rows, counts = _run(*_match_query(words, kinds, limit, vendor))
+    if sum(counts.values()) < limit:
+        typo_words = [word for word in words if len(word) >= TYPO_MIN_LENGTH and word.isalpha()]
+        if typo_words:
+            similar_rows, similar_counts = _similar(words, typo_words, kinds, limit, vendor)
+            seen = {(row[0], row[1]) for row in rows}
+            fresh = [row for row in similar_rows if (row[0], row[1]) not in seen]
+            if fresh:
+                answer.similar = not rows
+                # Nothing as typed: the similar names' counts. Else the few similar names added.
+                counts = similar_counts if not rows else {
+                    kind: counts.get(kind, 0) + sum(1 for row in fresh if row[0] == kind)
+                    for kind in {*counts, *similar_counts}}
+                rows = rows + fresh
+    answer.counts = {kind: count for kind, count in counts.items() if count}
+    answer.results = [_result(row, words) for row in sorted(rows, key=lambda row: (row[3], row[4]))]
+    return answer
+
+
+def _run(sql: str, params: dict[str, Any] | list[Any]) -> tuple[list[tuple[Any, ...]], dict[str, int]]:
+    """Rows (kind, key, title, rank, position, body) and the count of matches of each kind."""
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        fetched = cursor.fetchall()
+    counts = {row[0]: int(row[6]) for row in fetched}
+    return [tuple(row[:6]) for row in fetched], counts
+
+
+def _tier_sql(words: list[str], vendor: str) -> str:
+    # Every word is letters and digits only: no LIKE wildcard or quote can reach these patterns, and
+    # they are passed as parameters all the same.
+    names = " AND ".join(f"lower(e.names) LIKE %(like_{n})s" for n in range(len(words)))
+    return ("CASE WHEN lower(e.title) = %(q)s OR lower(e.key) = %(q)s OR lower(e.key) = %(q_dash)s THEN 0 "
+            "WHEN lower(e.title) LIKE %(q_prefix)s OR lower(e.key) LIKE %(q_dash_prefix)s THEN 1 "
+            f"WHEN {names} THEN 2 ELSE 3 END")
+
+
+def _ranked(inner: str) -> str:
+    """Number each kind's rows in rank order and count them; keep the first `limit` of each kind, and read
+    the start of the text of those alone (for the snippet)."""
+    return (
+        "SELECT r.kind, r.key, r.title, r.tier, r.position, substr(b.body, 1, %(snippet_read)s), r.total FROM ("
+        "  SELECT m.*, ROW_NUMBER() OVER (PARTITION BY m.kind ORDER BY m.tier, m.score, m.title) AS position,"
+        "         COUNT(*) OVER (PARTITION BY m.kind) AS total"
+        f"  FROM ({inner}) m"
+        ") r JOIN services_searchentry b ON b.id = r.id WHERE r.position <= %(limit)s"
+        " ORDER BY r.tier, r.score, r.title")
+
+
+def _common_params(words: list[str], kinds: list[str], limit: int) -> dict[str, Any]:
+    joined = " ".join(words)
+    return {"q": joined, "q_dash": "-".join(words), "q_prefix": joined + "%", "q_dash_prefix": "-".join(words) + "%",
+            **{f"like_{n}": f"%{word}%" for n, word in enumerate(words)},
+            **{f"kind_{n}": kind for n, kind in enumerate(kinds)},
+            "limit": limit, "snippet_read": SNIPPET_READ}
+
+
+def _kinds_sql(kinds: list[str]) -> str:
+    return "e.kind IN (" + ", ".join(f"%(kind_{n})s" for n in range(len(kinds))) + ")"
+
+
+def _fts5_term(word: str, *, prefix: bool = True) -> str:
+    """One word as an FTS5 string (quoted, quotes doubled: never syntax), a prefix when 2+ characters."""
+    quoted = '"' + word.replace('"', '""') + '"'
+    return quoted + "*" if prefix and len(word) >= 2 else quoted
+
+
+def _tsquery_term(word: str, *, prefix: bool = True, weight: str = "") -> str:
+    """One word as a tsquery lexeme (quoted, quotes and backslashes escaped), a prefix when 2+ characters,
+    in the names (weight A) alone when asked."""
+    quoted = "'" + word.replace("\\", "\\\\").replace("'", "''") + "'"
+    labels = ("*" if prefix and len(word) >= 2 else "") + weight
+    return quoted + ":" + labels if labels else quoted
+
+
+def _match_query(words: list[str], kinds: list[str], limit: int, vendor: str, *,
+                 alternatives: dict[str, list[str]] | None = None, names_only: bool = False,
+                 rank: int | None = None) -> tuple[str, dict[str, Any]]:
+    """The SQL and parameters of one full-text pass. `alternatives` maps a word to the vocabulary words
+    it may stand for (the typo pass); `names_only` matches the names column alone; `rank` fixes the
+    rank of every row (4 for similar names) instead of computing it."""
+    params = _common_params(words, kinds, limit)
+    tier = str(rank) if rank is not None else _tier_sql(words, vendor)
+    if vendor == "postgresql":
+        weight = "A" if names_only else ""
+        params["tsquery"] = " & ".join(
+            "(" + " | ".join([_tsquery_term(word, weight=weight)]
+                             + [_tsquery_term(other, prefix=False, weight=weight)
+                                for other in (alternatives or {}).get(word, [])]) + ")"
+            for word in words)
+        inner = (f"SELECT e.id, e.kind, e.key, e.title, {tier} AS tier, -ts_rank(e.document, query) AS score "
+                 "FROM services_searchentry e, to_tsquery('simple', %(tsquery)s) query "
+                 f"WHERE e.document @@ query AND {_kinds_sql(kinds)}")
+        return _ranked(inner), params
+    terms = []
+    for word in words:
+        options = [_fts5_term(word)] + [_fts5_term(other, prefix=False) for other in (alternatives or {}).get(word, [])]
+        terms.append("(" + " OR ".join(options) + ")")
+    match = " AND ".join(terms)
+    params["match"] = "{names} : (" + match + ")" if names_only else match
+    inner = (f"SELECT e.id, e.kind, e.key, e.title, {tier} AS tier, "
+             "bm25(services_searchentry_fts, 10.0, 1.0) AS score "
+             "FROM services_searchentry_fts JOIN services_searchentry e ON e.id = services_searchentry_fts.rowid "
+             f"WHERE services_searchentry_fts MATCH %(match)s AND {_kinds_sql(kinds)}")
+    return _ranked(inner), params
+
+
+def _similar(words: list[str], typo_words: list[str], kinds: list[str], limit: int,
+             vendor: str) -> tuple[list[tuple[Any, ...]], dict[str, int]]:
+    """The typo pass, the same on both databases: for each word of 4+ letters, the names' vocabulary words
+    (fts5vocab on SQLite, services_searchword on PostgreSQL) that begin with its first two letters, or
+    those two swapped, at most TYPO_TERMS_SCANNED of them, within an edit distance of 1 (2 from 7 letters);
+    then one full-text pass over the names with those words in place of the typed ones."""
+    if vendor == "postgresql":
+        vocabulary_sql = ("SELECT * FROM (SELECT %s, word FROM services_searchword "
+                          "WHERE word >= %s AND word < %s ORDER BY word LIMIT %s) AS words")
+    else:
+        vocabulary_sql = ("SELECT * FROM (SELECT %s, term FROM services_searchentry_terms "
+                          "WHERE col = 'names' AND term >= %s AND term < %s LIMIT %s)")
+    ranges: list[str] = []
+    range_params: list[Any] = []
+    for index, word in enumerate(typo_words):
+        for start in dict.fromkeys((word[:2], word[1] + word[0])):
+            ranges.append(vocabulary_sql)
+            range_params += [index, start, start[0] + chr(ord(start[1]) + 1), TYPO_TERMS_SCANNED]
+    with connection.cursor() as cursor:
+        cursor.execute(" UNION ALL ".join(ranges), range_params)
+        vocabulary = cursor.fetchall()
+    alternatives: dict[str, list[str]] = {}
+    for index, term in vocabulary:
+        word = typo_words[index]
+        allowed = 2 if len(word) >= 7 else 1
+        if term != word and abs(len(term) - len(word)) <= allowed and edit_distance(word, term, allowed) <= allowed:
+            alternatives.setdefault(word, []).append(term)
+    if not alternatives:
+        return [], {}
+    return _run(*_match_query(words, kinds, limit, vendor, alternatives=alternatives, names_only=True, rank=4))
+
+
+def edit_distance(first: str, second: str, bound: int) -> int:
+    """Damerau-Levenshtein distance (optimal string alignment: a swap of two neighbours is one edit), or
+    bound + 1 as soon as it must exceed `bound`."""
+    previous_previous: list[int] = []
+    previous = list(range(len(second) + 1))
+    for i, first_char in enumerate(first, 1):
+        current = [i] + [0] * len(second)
+        for j, second_char in enumerate(second, 1):
+            cost = 0 if first_char == second_char else 1
+            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost)
+            if i > 1 and j > 1 and first_char == second[j - 2] and first[i - 2] == second_char:
+                current[j] = min(current[j], previous_previous[j - 2] + 1)
+        if min(current) > bound:
+            return bound + 1
+        previous_previous, previous = previous, current
+    return previous[-1]
+
+
+def _result(row: tuple[Any, ...], words: list[str]) -> SearchResult:
+    kind_name, key, title, rank, _position, body = row
+    kind = search_index.kind_of(kind_name)
+    try:
+        url = reverse(kind.url, args=str(key).split("/"))
+    except NoReverseMatch:
+        url = ""
+    return SearchResult(kind=kind_name, key=str(key), title=str(title), url=url, matched=MATCHED[int(rank)],
+                        snippet=_snippet(str(body or ""), words if int(rank) == 3 else []), rank=int(rank))
+
+
+def _snippet(body: str, words: list[str]) -> str:
+    """A line of the text around the first word found (its start when no word is sought or found)."""
+    text = " ".join(body.split())
+    lowered = text.lower()
+    found = [position for word in words if (position := lowered.find(word)) >= 0]
+    start = max(0, min(found) - SNIPPET_WIDTH // 3) if found else 0
+    piece = text[start:start + SNIPPET_WIDTH]
+    return ("…" if start else "") + piece + ("…" if start + SNIPPET_WIDTH < len(text) else "")

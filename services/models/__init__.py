@@ -1,7 +1,7 @@
 """The data model, one module per domain: catalog.py (teams, people, systems, services, runbooks,
 environments), scaffolder.py (runs, steps, template switches, host write budget), access.py (API
 tokens), audit.py (audit events, the catalog generation), locations.py (locations, their sources and
-conflicts, the origin of every entry). Import models from here.
+conflicts, the origin of every entry), search.py (the search index the database keeps). Import models from here.
 Models import nothing of the service layer."""
 
 from services.models.access import ApiToken, LinkedIdentity
@@ -32,6 +32,7 @@ from services.models.scaffolder import (
     RunStep,
     TemplateSetting,
 )
+from services.models.search import SearchEntry
 
 __all__ = [
     "WELL_KNOWN_LIFECYCLES",
@@ -61,6 +62,7 @@ __all__ = [
     "Runbook",
     "RunbookRevision",
     "RunStep",
+    "SearchEntry",
     "Service",
     "ServiceDependency",
     "System",

@@ -41,8 +41,9 @@ from services.web.forms.catalog import (
 
 PAGE_SIZE = 50
 HISTORY_ON_SERVICE_PAGE = 15
-SUGGESTIONS = 6
-SEARCH_RESULTS = 25
+SUGGESTIONS = 4  # of each kind, as one types
+SEARCH_RESULTS = 10  # of each kind on the results page
+SEARCH_MORE = 50  # of the one kind asked for (?kind=)
 # ?sort= values of the catalog page and the ordering each means (slug breaks ties: stable pages;
 # empty values last on every database).
 SERVICE_SORTS: dict[str, tuple[Any, ...]] = {
@@ -74,18 +75,28 @@ def home(request: HttpRequest) -> HttpResponse:
 
 
 class SearchView(LoginRequiredMixin, View):
-    """Services, teams and people matching the words typed: a results page, or (for htmx, as the
-    person types on the home page) the list of suggestions alone."""
+    """Everything matching the words typed (services.catalog.search.search_everything), grouped by kind
+    with counts: a results page, or (for htmx, as the person types on the home page) the suggestions
+    alone. `?kind=` shows more of one kind. A `q` that cannot be searched (too long, control characters)
+    is a 400 saying why."""
 
     def get(self, request: HttpRequest) -> HttpResponse:
-        query = request.GET.get("q", "").strip()[:200]
+        query = request.GET.get("q", "")
         fragment = request.htmx and request.GET.get("fragment") == "suggestions"
-        results = search.catalog_search(query, limit=SUGGESTIONS if fragment else SEARCH_RESULTS)
-        context = {"query": query, "results": results,
-                   "found": any(results.values()), "nav": "home"}
-        if fragment:
-            return render(request, "services/partials/_search_results.html", context)
-        return render(request, "services/search.html", context)
+        context: dict[str, Any] = {"query": query.strip(), "nav": "home", "kind": "", "groups": [], "found": False}
+        status = 200
+        try:
+            kinds = search.search_kinds(request.GET.get("kind")) if not fragment else None
+            if request.GET.get("kind") and kinds and len(kinds) == 1:
+                context["kind"] = kinds[0]
+            limit = SUGGESTIONS if fragment else SEARCH_MORE if context["kind"] else SEARCH_RESULTS
+            answer = search.search_everything(query, kinds=kinds, limit=limit)
+            context.update(groups=answer.groups(), found=bool(answer.results), similar=answer.similar)
+        except CatalogError as error:
+            context["error"] = "; ".join(message for messages in error.errors.values() for message in messages)
+            status = 400
+        template = "services/partials/_search_results.html" if fragment else "services/search.html"
+        return render(request, template, context, status=status)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -170,7 +170,7 @@ def test_search_suggestions_answer_services_teams_and_people_as_a_fragment(viewe
     assert response.status_code == 200
     assert "<html" not in body  # a fragment
     assert 'href="/services/ledger/"' in body
-    assert "/ownership/?q=user:ledgerman" in body
+    assert 'href="/people/ledgerman/"' in body
     teams = viewer_web.get("/search/", {"q": "payments", "fragment": "suggestions"}, HTTP_HX_REQUEST="true")
     assert 'href="/teams/payments/"' in teams.content.decode()
 
