@@ -9,9 +9,10 @@ from typing import Any
 import django_filters
 from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_view
-from rest_framework import serializers, viewsets
+from rest_framework import mixins, serializers, viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from services.api.errors import LIST_ERRORS, ErrorSerializer
 from services.api.filters import FILTERS
@@ -118,13 +119,7 @@ class ResourceDetailSerializer(ResourceSerializer):
         return [service.slug for service in self.context["relations"]["dependent_services"]]
 
 
-# `namespace/name`: one path segment each (a name holds letters, digits, - _ and .).
-LOOKUP = r"[a-z0-9-]{1,63}/[A-Za-z0-9_.-]{1,63}"
-
-
-class _EntityViewSet(viewsets.ReadOnlyModelViewSet):
-    lookup_field = "ref"
-    lookup_value_regex = LOOKUP
+class _EntityViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     filter_backends = FILTERS
     ordering_fields = ["namespace", "slug"]
     ordering = ["namespace", "slug"]
@@ -133,11 +128,7 @@ class _EntityViewSet(viewsets.ReadOnlyModelViewSet):
         return self.queryset.select_related("owner_team", "owner_user", "system")
 
 
-@extend_schema_view(
-    list=extend_schema(summary="List APIs", responses={200: ApiSerializer(many=True), **LIST_ERRORS}),
-    retrieve=extend_schema(summary="One API (namespace/name), with its definition, providers and consumers",
-                           responses={200: ApiDetailSerializer, 404: ErrorSerializer}),
-)
+@extend_schema_view(list=extend_schema(summary="List APIs", responses={200: ApiSerializer(many=True), **LIST_ERRORS}))
 class ApiViewSet(_EntityViewSet):
     """APIs (Backstage kind API): their definitions and the services providing and consuming them."""
 
@@ -145,18 +136,9 @@ class ApiViewSet(_EntityViewSet):
     queryset = Api.objects.defer("definition")
     filterset_class = ApiFilter
 
-    def retrieve(self, request: Request, ref: str) -> Response:
-        namespace, _, name = ref.partition("/")
-        api = interfaces.api_or_404(namespace, name)
-        context = self.get_serializer_context() | {"relations": interfaces.api_relations(api)}
-        return Response(ApiDetailSerializer(api, context=context).data)
 
-
-@extend_schema_view(
-    list=extend_schema(summary="List resources", responses={200: ResourceSerializer(many=True), **LIST_ERRORS}),
-    retrieve=extend_schema(summary="One resource (namespace/name), with what it depends on and what depends on it",
-                           responses={200: ResourceDetailSerializer, 404: ErrorSerializer}),
-)
+@extend_schema_view(list=extend_schema(summary="List resources",
+                                       responses={200: ResourceSerializer(many=True), **LIST_ERRORS}))
 class ResourceViewSet(_EntityViewSet):
     """Resources (Backstage kind Resource): databases, queues, buckets, and who depends on them."""
 
@@ -164,8 +146,22 @@ class ResourceViewSet(_EntityViewSet):
     queryset = Resource.objects.all()
     filterset_class = ResourceFilter
 
-    def retrieve(self, request: Request, ref: str) -> Response:
-        namespace, _, name = ref.partition("/")
+
+# One entity by `<namespace>/<name>`: two path segments (a name holds letters, digits, - _ and .), each a
+# parameter of its own, so neither ever carries a slash.
+class ApiDetailView(APIView):
+    @extend_schema(summary="One API, with its definition, providers and consumers",
+                   responses={200: ApiDetailSerializer, 404: ErrorSerializer})
+    def get(self, request: Request, namespace: str, name: str) -> Response:
+        api = interfaces.api_or_404(namespace, name)
+        context = {"request": request, "relations": interfaces.api_relations(api)}
+        return Response(ApiDetailSerializer(api, context=context).data)
+
+
+class ResourceDetailView(APIView):
+    @extend_schema(summary="One resource, with what it depends on and what depends on it",
+                   responses={200: ResourceDetailSerializer, 404: ErrorSerializer})
+    def get(self, request: Request, namespace: str, name: str) -> Response:
         resource = interfaces.resource_or_404(namespace, name)
-        context = self.get_serializer_context() | {"relations": interfaces.resource_relations(resource)}
+        context = {"request": request, "relations": interfaces.resource_relations(resource)}
         return Response(ResourceDetailSerializer(resource, context=context).data)

@@ -24,6 +24,8 @@ router.register("locations", locations.LocationViewSet, basename="location")
 
 urlpatterns = [
     path("ownership/", catalog.OwnershipView.as_view(), name="ownership"),
+    path("apis/<str:namespace>/<str:name>/", interfaces.ApiDetailView.as_view(), name="api-detail"),
+    path("resources/<str:namespace>/<str:name>/", interfaces.ResourceDetailView.as_view(), name="resource-detail"),
     path("search/", search.SearchView.as_view(), name="search"),
     *router.urls,
 ]
