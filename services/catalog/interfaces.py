@@ -59,25 +59,20 @@ def resolve(refs: Iterable[str]) -> dict[str, Api | Resource | Service]:
     return found
 
 
-def _linked(refs: list[str]) -> list[Linked]:
-    rows = resolve(refs)
-    return [Linked(ref, rows.get(ref)) for ref in refs]
+def _entity_or_404(model: type[Api] | type[Resource], what: str, namespace: str, name: str) -> Any:
+    entity = (model.objects.select_related("owner_team", "owner_user", "system", "origin_location")
+              .filter(namespace=str(namespace).lower(), slug=str(name).lower()).first())
+    if entity is None:
+        raise NotFound(f"No {what} {namespace}/{name}.")
+    return entity
 
 
 def api_or_404(namespace: str, name: str) -> Api:
-    api = (Api.objects.select_related("owner_team", "owner_user", "system", "origin_location")
-           .filter(namespace=str(namespace).lower(), slug=str(name).lower()).first())
-    if api is None:
-        raise NotFound(f"No API {namespace}/{name}.")
-    return api
+    return _entity_or_404(Api, "API", namespace, name)
 
 
 def resource_or_404(namespace: str, name: str) -> Resource:
-    resource = (Resource.objects.select_related("owner_team", "owner_user", "system", "origin_location")
-                .filter(namespace=str(namespace).lower(), slug=str(name).lower()).first())
-    if resource is None:
-        raise NotFound(f"No resource {namespace}/{name}.")
-    return resource
+    return _entity_or_404(Resource, "resource", namespace, name)
 
 
 def _services_linking(relation: str, ref: str) -> QuerySet[Service]:

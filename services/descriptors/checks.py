@@ -248,13 +248,17 @@ def _owner_ref(checks: _Checks, spec: dict[str, Any]) -> Ref | None:
                       default_kind="group", kinds=("group", "user"))
 
 
+def _system_ref(checks: _Checks, spec: dict[str, Any]) -> Ref | None:
+    return checks.ref(checks.string(spec, "system", "spec.system"), "spec.system", default_kind="system",
+                      kinds=("system",))
+
+
 def _check_component(checks: _Checks, metadata: dict[str, Any],
                      spec: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     type_ = checks.string(spec, "type", "spec.type", required=True, max_length=100)
     lifecycle = checks.string(spec, "lifecycle", "spec.lifecycle", required=True, max_length=100)
     owner = _owner_ref(checks, spec)
-    system = checks.ref(checks.string(spec, "system", "spec.system"), "spec.system",
-                        default_kind="system", kinds=("system",))
+    system = _system_ref(checks, spec)
     # Backstage gives dependsOn no default kind: a bare name is an error there, and here.
     depends_on = checks.refs(spec, "dependsOn", "spec.dependsOn", default_kind=None, kinds=None)
     annotations = metadata["annotations"]
@@ -432,8 +436,7 @@ def _check_api(checks: _Checks, metadata: dict[str, Any],
     type_ = checks.string(spec, "type", "spec.type", required=True, max_length=100)
     lifecycle = checks.string(spec, "lifecycle", "spec.lifecycle", required=True, max_length=100)
     owner = _owner_ref(checks, spec)
-    system = checks.ref(checks.string(spec, "system", "spec.system"), "spec.system",
-                        default_kind="system", kinds=("system",))
+    system = _system_ref(checks, spec)
     values = _namespaced_values(metadata, type_) | {"lifecycle": lifecycle} | _check_definition(checks, spec)
     return values, {"owner": owner, "system": system}
 
@@ -442,8 +445,7 @@ def _check_resource(checks: _Checks, metadata: dict[str, Any],
                     spec: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     type_ = checks.string(spec, "type", "spec.type", required=True, max_length=100)
     owner = _owner_ref(checks, spec)
-    system = checks.ref(checks.string(spec, "system", "spec.system"), "spec.system",
-                        default_kind="system", kinds=("system",))
+    system = _system_ref(checks, spec)
     return _namespaced_values(metadata, type_), {
         "owner": owner, "system": system,
         "depends_on": checks.refs(spec, "dependsOn", "spec.dependsOn", default_kind=None, kinds=None),
