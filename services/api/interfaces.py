@@ -8,7 +8,7 @@ from typing import Any
 
 import django_filters
 from django.db.models import QuerySet
-from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_view
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -76,20 +76,23 @@ class ApiSerializer(_EntitySerializer):
                   "definition_error", "definition_fetched_at", "remotes"]
 
 
+class _Related(serializers.ListField):
+    """Names of the entries the detail view found related (`relations` in the serializer's context)."""
+
+    def __init__(self, relation: str, attribute: str) -> None:
+        super().__init__(child=serializers.CharField(), source="*", read_only=True)
+        self.relation, self.attribute = relation, attribute
+
+    def to_representation(self, value: Any) -> list[str]:
+        return [getattr(entry, self.attribute) for entry in self.context["relations"][self.relation]]
+
+
 class ApiDetailSerializer(ApiSerializer):
-    providers = serializers.SerializerMethodField()
-    consumers = serializers.SerializerMethodField()
+    providers = _Related("providers", "slug")
+    consumers = _Related("consumers", "slug")
 
     class Meta(ApiSerializer.Meta):
         fields = [*ApiSerializer.Meta.fields, "definition", "providers", "consumers"]
-
-    @extend_schema_field(serializers.ListField(child=serializers.CharField()))
-    def get_providers(self, obj: Api) -> list[str]:
-        return [service.slug for service in self.context["relations"]["providers"]]
-
-    @extend_schema_field(serializers.ListField(child=serializers.CharField()))
-    def get_consumers(self, obj: Api) -> list[str]:
-        return [service.slug for service in self.context["relations"]["consumers"]]
 
 
 class ResourceSerializer(_EntitySerializer):
@@ -99,24 +102,12 @@ class ResourceSerializer(_EntitySerializer):
 
 
 class ResourceDetailSerializer(ResourceSerializer):
-    depends_on = serializers.SerializerMethodField()
-    dependency_of = serializers.SerializerMethodField()
-    dependent_services = serializers.SerializerMethodField()
+    depends_on = _Related("depends_on", "ref")
+    dependency_of = _Related("dependency_of", "ref")
+    dependent_services = _Related("dependent_services", "slug")
 
     class Meta(ResourceSerializer.Meta):
         fields = [*COMMON, "depends_on", "dependency_of", "dependent_services"]
-
-    @extend_schema_field(serializers.ListField(child=serializers.CharField()))
-    def get_depends_on(self, obj: Resource) -> list[str]:
-        return [link.ref for link in self.context["relations"]["depends_on"]]
-
-    @extend_schema_field(serializers.ListField(child=serializers.CharField()))
-    def get_dependency_of(self, obj: Resource) -> list[str]:
-        return [link.ref for link in self.context["relations"]["dependency_of"]]
-
-    @extend_schema_field(serializers.ListField(child=serializers.CharField()))
-    def get_dependent_services(self, obj: Resource) -> list[str]:
-        return [service.slug for service in self.context["relations"]["dependent_services"]]
 
 
 class _EntityViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
